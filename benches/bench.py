@@ -1,0 +1,175 @@
+"""btfx benchmarks: ratios against libbpf, bpftool and the pure-Python reference,
+all measured in this one process on the same inputs.
+
+Usage: python benches/bench.py [--vmlinux PATH] [--module PATH --module-base PATH]
+
+Defaults: /sys/kernel/btf/vmlinux (or the corpus vmlinux) and the largest-but-typical
+module of the corpus (see scripts/fetch-corpus.sh). Prints one line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+from typing import Callable, Optional
+
+import btfx
+from btfx import reference
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def best_of(fn: Callable[[], object], repeat: int = 20, number: int = 1) -> float:
+    """Minimum wall time of `number` calls, over `repeat` rounds, per call (seconds)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return min(times)
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.2f} s "
+
+
+def load_libbpf() -> Optional[ctypes.CDLL]:
+    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+    try:
+        lib = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+    lib.btf__new.restype = ctypes.c_void_p
+    lib.btf__new.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.btf__new_split.restype = ctypes.c_void_p
+    lib.btf__new_split.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p]
+    lib.btf__free.argtypes = [ctypes.c_void_p]
+    lib.btf__free.restype = None
+    return lib
+
+
+def corpus_dir() -> str:
+    return os.environ.get("BTFX_CORPUS", os.path.join(REPO, "corpus"))
+
+
+def default_inputs(args: argparse.Namespace) -> None:
+    if args.vmlinux is None:
+        if os.path.exists(btfx.VMLINUX_PATH):
+            args.vmlinux = btfx.VMLINUX_PATH
+        else:
+            found = sorted(glob.glob(os.path.join(corpus_dir(), "*", "vmlinux.btf")))
+            args.vmlinux = found[-1] if found else None
+    if args.module is None:
+        # A module-sized split BTF from the corpus: the one closest to 425 KB.
+        for vm in sorted(glob.glob(os.path.join(corpus_dir(), "*", "vmlinux.btf"))):
+            mods = glob.glob(os.path.join(os.path.dirname(vm), "modules", "**", "*.btf"),
+                             recursive=True)
+            if mods:
+                args.module = min(mods, key=lambda p: abs(os.path.getsize(p) - 425_000))
+                args.module_base = vm
+                break
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vmlinux")
+    ap.add_argument("--module")
+    ap.add_argument("--module-base")
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    default_inputs(args)
+    if args.vmlinux is None:
+        print("no vmlinux BTF found (need /sys/kernel/btf/vmlinux or the corpus)")
+        return 1
+    data = open(args.vmlinux, "rb").read()
+    print(f"vmlinux: {args.vmlinux}: {len(data):,} bytes")
+    libbpf = load_libbpf()
+
+    def native_parse_validate() -> None:
+        btfx.Btf.from_bytes(data).validate()
+
+    t_native = best_of(native_parse_validate, args.repeat)
+    t_parse = best_of(lambda: btfx.Btf.from_bytes(data), args.repeat)
+    vm = btfx.Btf.from_bytes(data)
+    t_module_level = best_of(lambda: vm.validate(level="module"), args.repeat)
+    t_strict = best_of(lambda: vm.validate(), args.repeat)
+    print(f"btfx parse                        {fmt(t_parse)}")
+    print(f"btfx validate module level        {fmt(t_module_level)}")
+    print(f"btfx validate strict              {fmt(t_strict)}")
+    print(f"btfx parse + strict validation    {fmt(t_native)}")
+    if libbpf is not None:
+        buf = ctypes.create_string_buffer(data, len(data))
+
+        def libbpf_new() -> None:
+            p = libbpf.btf__new(buf, len(data))
+            if not p:
+                raise OSError(ctypes.get_errno(), "btf__new failed")
+            libbpf.btf__free(p)
+
+        t_libbpf = best_of(libbpf_new, args.repeat)
+        print(f"libbpf btf__new                   {fmt(t_libbpf)}   "
+              f"btfx/libbpf = {t_native / t_libbpf:.2f}x")
+    else:
+        print("libbpf: not found (apt-get install libbpf1)")
+    t_ref = best_of(lambda: reference.Btf.from_bytes(data).validate(), repeat=1)
+    print(f"reference parse + strict          {fmt(t_ref)}   "
+          f"reference/btfx = {t_ref / t_native:.0f}x")
+
+    t_to_bytes = best_of(lambda: vm.to_bytes(), args.repeat)
+    t_swap = best_of(lambda: vm.to_bytes("big" if vm.byteorder == "little" else "little"),
+                     args.repeat)
+    t_copy = best_of(lambda: bytes(bytearray(data)), args.repeat)
+    print(f"btfx to_bytes (same order)        {fmt(t_to_bytes)}   memcpy floor {fmt(t_copy)}")
+    print(f"btfx to_bytes (byte swap)         {fmt(t_swap)}")
+
+    t_dump = best_of(lambda: vm.dump_bytes(), max(3, args.repeat // 4))
+    line = f"btfx dump raw                     {fmt(t_dump)}"
+    bpftool = shutil.which("bpftool")
+    if bpftool:
+        def run_bpftool() -> None:
+            subprocess.run([bpftool, "btf", "dump", "file", args.vmlinux, "format", "raw"],
+                           check=True, stdout=subprocess.DEVNULL)
+
+        t_bpftool = best_of(run_bpftool, 3)
+        line += f"   bpftool (process) {fmt(t_bpftool)}   bpftool/btfx = {t_bpftool / t_dump:.1f}x"
+    print(line)
+    t_json = best_of(lambda: vm.dump("json"), 3)
+    print(f"btfx dump json                    {fmt(t_json)}")
+
+    if args.module:
+        mod = open(args.module, "rb").read()
+        base = btfx.Btf.from_file(args.module_base)
+        t_mod = best_of(lambda: btfx.Btf.from_bytes(mod, base), args.repeat, number=50)
+        print(f"module: {args.module}: {len(mod):,} bytes")
+        print(f"btfx Btf.from_bytes(module, base) {fmt(t_mod)} per call")
+        if libbpf is not None:
+            bbuf = ctypes.create_string_buffer(open(args.module_base, "rb").read())
+            lbase = libbpf.btf__new(bbuf, len(bbuf) - 1)
+            mbuf = ctypes.create_string_buffer(mod, len(mod))
+
+            def libbpf_split() -> None:
+                p = libbpf.btf__new_split(mbuf, len(mod), lbase)
+                if not p:
+                    raise OSError(ctypes.get_errno(), "btf__new_split failed")
+                libbpf.btf__free(p)
+
+            t_lsplit = best_of(libbpf_split, args.repeat, number=50)
+            print(f"libbpf btf__new_split             {fmt(t_lsplit)} per call")
+            libbpf.btf__free(lbase)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""btfx: Linux BTF (BPF Type Format) parsing, validation, dumping and module BTF rebasing.
+
+The work is done by a Rust core (``btfx._native``); ``btfx.reference`` is a pure-Python
+implementation of the same algorithms, used to cross-check the core.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+from . import errors
+from ._native import Btf, EnumValue, Member, Param, Type, VarSecinfo
+from ._native import __version__ as __version__
+from .errors import BtfElfError, BtfError, BtfFormatError, BtfValidationError
+
+__all__ = [
+    "Btf",
+    "Type",
+    "Member",
+    "EnumValue",
+    "Param",
+    "VarSecinfo",
+    "BtfError",
+    "BtfFormatError",
+    "BtfValidationError",
+    "BtfElfError",
+    "errors",
+    "load",
+    "vmlinux",
+    "VMLINUX_PATH",
+]
+
+#: Where a running kernel exposes its own BTF.
+VMLINUX_PATH = "/sys/kernel/btf/vmlinux"
+
+
+def load(path: Union[str, os.PathLike], base: Optional[Btf] = None) -> Btf:
+    """Reads raw BTF or an ELF file's ``.BTF`` (``.ko``, ``.ko.xz``, ``.ko.zst``,
+    ``.ko.gz``, vmlinux, BPF objects) from ``path``; ``base`` makes it split BTF."""
+    return Btf.from_file(path, base)
+
+
+def vmlinux(path: Union[str, os.PathLike] = VMLINUX_PATH) -> Btf:
+    """The running kernel's BTF (``/sys/kernel/btf/vmlinux`` by default)."""
+    return Btf.vmlinux(path)

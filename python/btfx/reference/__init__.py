@@ -1,0 +1,12 @@
+"""Pure-Python reference implementation of BTF parsing, validation, writing and dumping.
+
+Written from the rules in ``docs/rules.md`` so the Rust core can be checked against it.
+It is deliberately simple: one concern per module, one per-kind table (``_layout``).
+"""
+
+from __future__ import annotations
+
+from .btf import Btf
+from .elf import read_elf_btf
+
+__all__ = ["Btf", "read_elf_btf"]

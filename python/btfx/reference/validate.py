@@ -1,0 +1,450 @@
+"""Validation of parsed BTF (docs/rules.md §2): phases 0-3, lowest failing id reported.
+
+Phase 1 mirrors kernel ``btf_check_meta`` and the per-kind ``*_check_meta`` functions,
+phase 2 ``btf_check_type_tags``, phase 3 ``btf_check_all_types`` / the ``*_resolve``
+functions (strict level only).  Only the blob's own types are checked; base types are
+trusted.  Errors are :class:`BtfValidationError` with ``type_id`` and ``kind`` set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Dict, List
+
+from ..errors import BtfValidationError
+from ._layout import (
+    ARRAY,
+    CLASSIC_MAX_VLEN,
+    CONST,
+    DATASEC,
+    DECL_TAG,
+    ENUM,
+    ENUM64,
+    FLOAT,
+    FUNC,
+    FUNC_PROTO,
+    FWD,
+    INT,
+    LAYOUTS,
+    MAX_ID,
+    MAX_STR,
+    MODIFIERS,
+    PTR,
+    RESTRICT,
+    STRUCT,
+    TYPE_TAG,
+    TYPEDEF,
+    UNION,
+    VAR,
+    VOLATILE,
+)
+from .parse import TypeRecord
+
+if TYPE_CHECKING:
+    from .btf import Btf
+
+KSYM_NAME_LEN = 512
+_IDENT_RE = re.compile(rb"[A-Za-z_.][A-Za-z0-9_.]*")
+_SECTION_RE = re.compile(rb"[\x20-\x7e]+")
+SIZED_KINDS = frozenset({INT, PTR, ARRAY, STRUCT, UNION, ENUM, ENUM64, FLOAT})
+DECL_TAG_TARGETS = frozenset({STRUCT, UNION, FUNC, VAR, TYPEDEF})
+
+
+class _Fail(Exception):
+    """Internal: one rule failed for the type being checked."""
+
+
+def _fail(t: TypeRecord, msg: str) -> BtfValidationError:
+    return BtfValidationError(msg, type_id=t.id, offset=t.offset, section="types", kind=t.kind_name)
+
+
+def is_ident(s: bytes | None) -> bool:
+    """``btf_name_valid_identifier``: ``[A-Za-z_.][A-Za-z0-9_.]*``, length 1..511."""
+    return bool(s) and len(s) < KSYM_NAME_LEN and _IDENT_RE.fullmatch(s) is not None
+
+
+def is_section_name(s: bytes | None) -> bool:
+    """``btf_name_valid_section``: non-empty, printable ASCII, length 1..511."""
+    return bool(s) and len(s) < KSYM_NAME_LEN and _SECTION_RE.fullmatch(s) is not None
+
+
+def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
+    if level not in ("strict", "module"):
+        raise ValueError(f"level must be 'strict' or 'module', not {level!r}")
+    _phase0(btf)
+    checker = _MetaChecker(btf, wide)
+    for t in btf.types:
+        checker.check(t)
+    _phase2_type_tags(btf)
+    if level == "strict":
+        _phase3_resolve(btf)
+
+
+# ---------------------------------------------------------------- phase 0 (global limits)
+def _phase0(btf: Btf) -> None:
+    str_len = len(btf.strings)
+    if str_len and btf.start_str_off + str_len - 1 > MAX_STR:  # G1
+        raise BtfValidationError("String section too large", section="strings")
+    if btf.last_id > MAX_ID:  # G2
+        raise BtfValidationError("Too many types", type_id=MAX_ID + 1, section="types")
+
+
+# ---------------------------------------------------------------- phase 1 (meta)
+class _MetaChecker:
+    def __init__(self, btf: Btf, wide: bool) -> None:
+        self.btf = btf
+        self.wide = wide
+        self.str_end = btf.start_str_off + len(btf.strings)
+
+    def name(self, off: int) -> bytes | None:
+        return self.btf.str_bytes(off)
+
+    def check(self, t: TypeRecord) -> None:
+        if not self.wide and t.vlen > CLASSIC_MAX_VLEN:  # M1
+            raise _fail(t, "Invalid btf_info")
+        if t.name_off >= self.str_end:  # M2
+            raise _fail(t, "Invalid name_offset")
+        try:
+            self.KIND_CHECKS[t.kind](self, t)
+        except _Fail as exc:
+            raise _fail(t, str(exc)) from None
+
+    # Each method raises _Fail(message) on the first broken rule, in the documented order.
+    def int_(self, t: TypeRecord) -> None:  # btf_int_check_meta
+        _no_vlen(t)
+        _no_kflag(t)
+        data = t.fixed()[0]
+        if data & 0xF0000000:
+            raise _Fail("Invalid int_data")
+        bits, offset = data & 0xFF, (data >> 16) & 0xFF
+        if bits + offset > 128:
+            raise _Fail("nr_bits exceeds 128")
+        if (bits + offset + 7) // 8 > t.size_type:
+            raise _Fail("nr_bits exceeds type_size")
+        if (data >> 24) & 0xF not in (0, 1, 2, 4):
+            raise _Fail("Unsupported encoding")
+
+    def ref(self, t: TypeRecord) -> None:  # btf_ref_type_check_meta
+        _no_vlen(t)
+        if t.kind != TYPE_TAG:
+            _no_kflag(t)
+        if t.size_type > MAX_ID:
+            raise _Fail("Invalid type_id")
+        if t.kind == TYPEDEF:
+            if not is_ident(self.name(t.name_off)):
+                raise _Fail("Invalid name")
+        elif t.kind == TYPE_TAG:
+            if not self.name(t.name_off):
+                raise _Fail("Invalid name")
+        elif t.name_off:
+            raise _Fail("Invalid name")
+
+    def fwd(self, t: TypeRecord) -> None:  # btf_fwd_check_meta
+        _no_vlen(t)
+        if t.size_type:
+            raise _Fail("type != 0")
+        if not is_ident(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+
+    def array(self, t: TypeRecord) -> None:  # btf_array_check_meta
+        if t.name_off:
+            raise _Fail("Invalid name")
+        _no_vlen(t)
+        _no_kflag(t)
+        if t.size_type:
+            raise _Fail("size != 0")
+        elem, index, _ = t.fixed()
+        if not elem or elem > MAX_ID:
+            raise _Fail("Invalid elem")
+        if not index or index > MAX_ID:
+            raise _Fail("Invalid index")
+
+    def struct(self, t: TypeRecord) -> None:  # btf_struct_check_meta
+        if t.name_off and not is_ident(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+        size = t.size_type
+        prev = 0
+        for name_off, mtype, moff in t.elems():
+            if name_off >= self.str_end:
+                raise _Fail("Invalid member name_offset")
+            if name_off and not is_ident(self.name(name_off)):
+                raise _Fail("Invalid member name")
+            if not mtype or mtype > MAX_ID:
+                raise _Fail("Invalid member type_id")
+            bit_off = moff & 0xFFFFFF if t.kflag else moff
+            if t.kind == UNION and bit_off:
+                raise _Fail("Invalid member bits_offset")
+            if bit_off < prev:
+                raise _Fail("Invalid member bits_offset")
+            if (bit_off + 7) // 8 > size:
+                raise _Fail("Member bits_offset exceeds its struct size")
+            prev = bit_off
+
+    def enum(self, t: TypeRecord) -> None:  # btf_enum_check_meta / btf_enum64_check_meta
+        if t.size_type not in (1, 2, 4, 8):
+            raise _Fail("Unexpected size")
+        if t.name_off and not is_ident(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+        for elem in t.elems():
+            if elem[0] >= self.str_end:
+                raise _Fail("Invalid name_offset")
+            if not is_ident(self.name(elem[0])):
+                raise _Fail("Invalid name")
+
+    def func_proto(self, t: TypeRecord) -> None:  # btf_func_proto_check_meta
+        if t.name_off:
+            raise _Fail("Invalid name")
+        _no_kflag(t)
+
+    def func(self, t: TypeRecord) -> None:  # btf_func_check_meta
+        if not is_ident(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+        if t.vlen > 1:  # linkage > BTF_FUNC_GLOBAL
+            raise _Fail("Invalid func linkage")
+        _no_kflag(t)
+
+    def var(self, t: TypeRecord) -> None:  # btf_var_check_meta
+        _no_vlen(t)
+        _no_kflag(t)
+        if not is_ident(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+        if not t.size_type or t.size_type > MAX_ID:
+            raise _Fail("Invalid type_id")
+        if t.fixed()[0] not in (0, 1):
+            raise _Fail("Linkage not supported")
+
+    def datasec(self, t: TypeRecord) -> None:  # btf_datasec_check_meta
+        size = t.size_type
+        if not size:
+            raise _Fail("size == 0")
+        _no_kflag(t)
+        if not is_section_name(self.name(t.name_off)):
+            raise _Fail("Invalid name")
+        last_end = 0
+        total = 0
+        for vtype, voff, vsize in t.elems():
+            if not vtype or vtype > MAX_ID:
+                raise _Fail("Invalid type_id")
+            if voff < last_end or voff >= size:
+                raise _Fail("Invalid offset")
+            if not vsize or vsize > size:
+                raise _Fail("Invalid size")
+            last_end = voff + vsize
+            if last_end > size:
+                raise _Fail("Invalid offset+size")
+            total += vsize
+        if total > size:
+            raise _Fail("Invalid btf_info size")
+
+    def float_(self, t: TypeRecord) -> None:  # btf_float_check_meta
+        _no_vlen(t)
+        _no_kflag(t)
+        if t.size_type not in (2, 4, 8, 12, 16):
+            raise _Fail("Invalid type_size")
+
+    def decl_tag(self, t: TypeRecord) -> None:  # btf_decl_tag_check_meta
+        if not self.name(t.name_off):
+            raise _Fail("Invalid value")
+        _no_vlen(t)
+        component_idx = _s32(t.fixed()[0])
+        if component_idx < -1:
+            raise _Fail("Invalid component_idx")
+
+    KIND_CHECKS = {
+        INT: int_,
+        PTR: ref,
+        CONST: ref,
+        VOLATILE: ref,
+        RESTRICT: ref,
+        TYPEDEF: ref,
+        TYPE_TAG: ref,
+        FWD: fwd,
+        ARRAY: array,
+        STRUCT: struct,
+        UNION: struct,
+        ENUM: enum,
+        ENUM64: enum,
+        FUNC_PROTO: func_proto,
+        FUNC: func,
+        VAR: var,
+        DATASEC: datasec,
+        FLOAT: float_,
+        DECL_TAG: decl_tag,
+    }
+
+
+def _no_vlen(t: TypeRecord) -> None:
+    if t.vlen:
+        raise _Fail("vlen != 0")
+
+
+def _no_kflag(t: TypeRecord) -> None:
+    if t.kflag:
+        raise _Fail("Invalid btf_info kind_flag")
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+# ---------------------------------------------------------------- phase 2 (type tags)
+def _phase2_type_tags(btf: Btf) -> None:
+    """``btf_check_type_tags``: in a modifier chain all TYPE_TAGs come first."""
+    last_id = btf.last_id
+    for t in btf.types:
+        if t.kind not in MODIFIERS:
+            continue
+        i = t.id
+        in_tags = t.kind == TYPE_TAG
+        cur = btf.type_by_id(i)
+        steps = 32
+        while cur is not None and cur.kind in MODIFIERS:
+            if steps == 0:
+                raise _fail(t, "Max chain length or cycle detected")
+            steps -= 1
+            if cur.kind == TYPE_TAG:
+                if not in_tags:
+                    raise _fail(t, "Type tags don't precede modifiers")
+            else:
+                in_tags = False
+            if cur.id < i:  # already checked (kernel: cur_id <= good_id)
+                break
+            nxt = cur.size_type
+            if nxt > last_id:
+                raise _fail(t, "Invalid type_id")
+            cur = btf.type_by_id(nxt)  # None for void (id 0)
+
+
+# ---------------------------------------------------------------- phase 3 (resolve)
+def _own_edges(btf: Btf, t: TypeRecord) -> List[int]:
+    """By-value edges of ``t`` that land on own types (void, base and dangling ids drop)."""
+    lay = LAYOUTS[t.kind]
+    assert lay is not None
+    if not lay.by_value:
+        return []
+    lo, hi = btf.start_id, btf.last_id
+    return [x for x in t.id_fields() if lo <= x <= hi]
+
+
+def _reaches_cycle(btf: Btf) -> Dict[int, bool]:
+    """R2: which own types reach a cycle through by-value edges.
+
+    Peel types whose every edge leads to an already-peeled type (reverse topological
+    peeling); whatever can never be peeled reaches a cycle.
+    """
+    out_count: Dict[int, int] = {}
+    preds: Dict[int, List[int]] = {}
+    ready = deque()
+    for t in btf.types:
+        edges = _own_edges(btf, t)
+        out_count[t.id] = len(edges)
+        for e in edges:
+            preds.setdefault(e, []).append(t.id)
+        if not edges:
+            ready.append(t.id)
+    while ready:
+        v = ready.popleft()
+        for p in preds.get(v, ()):
+            out_count[p] -= 1
+            if out_count[p] == 0:
+                ready.append(p)
+    return {tid: n > 0 for tid, n in out_count.items()}
+
+
+def _skip_modifiers(btf: Btf, type_id: int) -> TypeRecord | None:
+    """Follow modifiers from ``type_id``; None for void, dangling ids or a base loop."""
+    seen = set()
+    cur = btf.type_by_id(type_id) if type_id <= btf.last_id else None
+    while cur is not None and cur.kind in MODIFIERS:
+        if cur.id in seen:
+            return None
+        seen.add(cur.id)
+        nxt = cur.size_type
+        cur = btf.type_by_id(nxt) if nxt <= btf.last_id else None
+    return cur
+
+
+def _regular_int(t: TypeRecord | None) -> bool:
+    """``btf_type_is_reg_int`` applied with any size the kernel knows (1..16 bytes)."""
+    if t is None or t.kind != INT:
+        return False
+    data = t.fixed()[0]
+    bits, offset = data & 0xFF, (data >> 16) & 0xFF
+    size = t.size_type
+    return offset == 0 and bits == 8 * size and size in (1, 2, 4, 8, 16)
+
+
+def _phase3_resolve(btf: Btf) -> None:
+    in_loop = _reaches_cycle(btf)
+    last_id = btf.last_id
+    for t in btf.types:
+        if any(x > last_id for x in t.id_fields()):  # R1
+            raise _fail(t, "Invalid type_id")
+        if in_loop[t.id]:  # R2
+            raise _fail(t, "Loop detected")
+        msg = _resolve_rules(btf, t)
+        if msg is not None:
+            raise _fail(t, msg)
+
+
+def _is_sized(btf: Btf, type_id: int) -> bool:
+    target = _skip_modifiers(btf, type_id)
+    return target is not None and target.kind in SIZED_KINDS
+
+
+def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
+    """R3-R7 for one type; returns the failure message or None."""
+    kind = t.kind
+    if kind in (STRUCT, UNION):  # R3
+        for _, mtype, _ in t.elems():
+            if not _is_sized(btf, mtype):
+                return "Invalid member"
+    elif kind == ARRAY:
+        elem, index, _ = t.fixed()
+        if not _is_sized(btf, elem):  # R3
+            return "Invalid elem"
+        if not _regular_int(_skip_modifiers(btf, index)):  # R4
+            return "Invalid index"
+    elif kind == VAR:
+        if not _is_sized(btf, t.size_type):  # R3
+            return "Invalid type"
+    elif kind == FUNC:  # R5 (btf_func_check)
+        proto = btf.type_by_id(t.size_type)
+        if proto is None or proto.kind != FUNC_PROTO:
+            return "Invalid type_id"
+        params = proto.elems()
+        for n, (name_off, ptype) in enumerate(params, 1):
+            if n == len(params) and name_off == 0 and ptype == 0:
+                break  # trailing varargs
+            if not name_off or not ptype:
+                return f"Invalid arg#{n}"
+    elif kind == DATASEC:  # R6
+        for vtype, _, _ in t.elems():
+            target = btf.type_by_id(vtype)
+            if target is None or target.kind not in (VAR, FUNC):
+                return "Not a VAR kind member"
+    elif kind == DECL_TAG:  # R7
+        return _decl_tag_rule(btf, t)
+    return None
+
+
+def _decl_tag_rule(btf: Btf, t: TypeRecord) -> str | None:
+    target = btf.type_by_id(t.size_type) if t.size_type else None
+    if target is None or target.kind not in DECL_TAG_TARGETS:
+        return "Invalid type"
+    component_idx = _s32(t.fixed()[0])
+    if component_idx == -1:
+        return None
+    if target.kind in (STRUCT, UNION):
+        limit = target.vlen
+    elif target.kind == FUNC:
+        proto = btf.type_by_id(target.size_type)
+        if proto is None or proto.kind != FUNC_PROTO:
+            return "Invalid component_idx"
+        limit = proto.vlen
+    else:
+        return "Invalid component_idx"
+    if component_idx >= limit:
+        return "Invalid component_idx"
+    return None

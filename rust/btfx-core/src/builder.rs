@@ -1,0 +1,143 @@
+//! Building new BTF blobs: a string table that reuses base strings, and a writer that
+//! appends type records and emits a canonical blob (header, types, strings).
+
+use std::collections::HashMap;
+
+use crate::btf::Btf;
+use crate::endian::ByteOrder;
+use crate::error::{Error, Result};
+use crate::kind::limits;
+use crate::write::write_header;
+
+/// Content → offset index of a base BTF's strings (first occurrence wins, as libbpf's
+/// `strset__new` keeps the first of duplicate strings). Built once per base.
+#[derive(Debug, Default)]
+pub struct BaseStrings {
+    index: HashMap<Box<[u8]>, u32>,
+}
+
+impl BaseStrings {
+    /// Indexes every string of `base` and of its own bases.
+    pub fn new(base: &Btf) -> Self {
+        let mut index = HashMap::new();
+        let mut chain = Vec::new();
+        let mut cur = Some(base);
+        while let Some(b) = cur {
+            chain.push(b);
+            cur = b.base().map(|a| a.as_ref());
+        }
+        for b in chain.into_iter().rev() {
+            let sec = b.string_section();
+            let mut off = 0usize;
+            for s in sec.split(|&c| c == 0) {
+                if off >= sec.len() {
+                    break;
+                }
+                index.entry(s.into()).or_insert(b.start_str_off() + off as u32);
+                off += s.len() + 1;
+            }
+        }
+        BaseStrings { index }
+    }
+
+    pub fn find(&self, s: &[u8]) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+}
+
+/// A split string table: strings not found in the base are appended once each.
+#[derive(Debug)]
+pub struct StrTable<'b> {
+    base: Option<&'b BaseStrings>,
+    start_off: u32,
+    bytes: Vec<u8>,
+    own: HashMap<Box<[u8]>, u32>,
+}
+
+impl<'b> StrTable<'b> {
+    /// A table for base BTF: starts with the empty string at offset 0.
+    pub fn new_base() -> Self {
+        let mut own = HashMap::new();
+        own.insert(Box::from(&b""[..]), 0);
+        StrTable { base: None, start_off: 0, bytes: vec![0], own }
+    }
+
+    /// A table for split BTF on a base whose strings end at `start_off`; like libbpf's
+    /// `btf__add_str` on split BTF it reuses base offsets and starts without a NUL.
+    pub fn new_split(base: &'b BaseStrings, start_off: u32) -> Self {
+        StrTable { base: Some(base), start_off, bytes: Vec::new(), own: HashMap::new() }
+    }
+
+    /// The offset of `s`, adding it if needed. The empty string is offset 0.
+    pub fn intern(&mut self, s: &[u8]) -> Result<u32> {
+        if s.is_empty() {
+            return Ok(0);
+        }
+        if let Some(off) = self.base.and_then(|b| b.find(s)) {
+            return Ok(off);
+        }
+        if let Some(&off) = self.own.get(s) {
+            return Ok(off);
+        }
+        let off = u64::from(self.start_off) + self.bytes.len() as u64;
+        if off + s.len() as u64 > u64::from(limits::MAX_NAME_OFFSET) {
+            return Err(Error::input("string section exceeds BTF_MAX_NAME_OFFSET"));
+        }
+        self.bytes.extend_from_slice(s);
+        self.bytes.push(0);
+        self.own.insert(s.into(), off as u32);
+        Ok(off as u32)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Appends type records (as u32 words) and emits a canonical 24-byte-header blob.
+#[derive(Debug)]
+pub struct TypeWriter {
+    order: ByteOrder,
+    types: Vec<u8>,
+    count: u32,
+}
+
+impl TypeWriter {
+    pub fn new(order: ByteOrder, capacity: usize) -> Self {
+        TypeWriter { order, types: Vec::with_capacity(capacity), count: 0 }
+    }
+
+    /// Appends one record given as words (`name_off`, `info`, `size/type`, trailing...).
+    pub fn push(&mut self, words: &[u32]) {
+        for &w in words {
+            self.order.put_u32(&mut self.types, w);
+        }
+        self.count += 1;
+    }
+
+    /// Appends raw record bytes already in the writer's byte order.
+    pub fn push_raw(&mut self, record: &[u8]) {
+        self.types.extend_from_slice(record);
+        self.count += 1;
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The blob: header (24 bytes), types, strings.
+    pub fn finish(self, strings: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24 + self.types.len() + strings.len());
+        write_header(
+            &mut out,
+            self.order,
+            24,
+            self.types.len() as u32,
+            None,
+            strings.len() as u32,
+        );
+        out.extend_from_slice(&self.types);
+        out.extend_from_slice(strings);
+        out
+    }
+}

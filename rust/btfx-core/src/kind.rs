@@ -1,0 +1,260 @@
+//! The per-kind table: record sizes and where type-id and string-offset fields sit.
+//!
+//! One table drives parsing (record sizes), byte swapping, validation (id-range checks)
+//! and rebasing (which words to remap). The field lists mirror libbpf
+//! `btf_field_iter_init` (`src/btf_iter.c`), which the kernel shares since 6.11.
+
+/// Bit layout of `btf_type.info` (uapi `linux/btf.h`), in the 2026 widened form:
+/// vlen in bits 0-23, kind in bits 24-30, kind_flag in bit 31. Older kernels used a
+/// 16-bit vlen and a 5-bit kind and reject the bits in between (`BTF_INFO_MASK`).
+pub mod info {
+    pub const VLEN_MASK: u32 = 0x00ff_ffff;
+    pub const KIND_SHIFT: u32 = 24;
+    pub const KIND_MASK: u32 = 0x7f;
+    pub const KFLAG: u32 = 1 << 31;
+    /// Largest vlen the classic (pre-2026) encoding allows.
+    pub const CLASSIC_VLEN_MAX: u32 = 0xffff;
+
+    #[inline]
+    pub fn vlen(info: u32) -> u32 {
+        info & VLEN_MASK
+    }
+    #[inline]
+    pub fn kind(info: u32) -> u32 {
+        (info >> KIND_SHIFT) & KIND_MASK
+    }
+    #[inline]
+    pub fn kflag(info: u32) -> bool {
+        info & KFLAG != 0
+    }
+}
+
+/// Kernel limits (uapi `enum btf_max`).
+pub mod limits {
+    /// Largest type id (`BTF_MAX_TYPE`).
+    pub const MAX_TYPE_ID: u32 = 0x000f_ffff;
+    /// Largest string offset (`BTF_MAX_NAME_OFFSET`).
+    pub const MAX_NAME_OFFSET: u32 = 0x00ff_ffff;
+    /// Longest identifier, exclusive (`KSYM_NAME_LEN`).
+    pub const KSYM_NAME_LEN: usize = 512;
+}
+
+/// A BTF kind (uapi `BTF_KIND_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Kind {
+    Int = 1,
+    Ptr = 2,
+    Array = 3,
+    Struct = 4,
+    Union = 5,
+    Enum = 6,
+    Fwd = 7,
+    Typedef = 8,
+    Volatile = 9,
+    Const = 10,
+    Restrict = 11,
+    Func = 12,
+    FuncProto = 13,
+    Var = 14,
+    Datasec = 15,
+    Float = 16,
+    DeclTag = 17,
+    TypeTag = 18,
+    Enum64 = 19,
+}
+
+/// What the third word of `struct btf_type` holds for a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeWord {
+    /// A byte size.
+    Size,
+    /// A type id (0 = void).
+    TypeId,
+    /// Unused, must be 0 (ARRAY).
+    Zero,
+}
+
+/// Static facts about one kind.
+#[derive(Debug)]
+pub struct KindLayout {
+    /// Name as bpftool and the kernel print it.
+    pub name: &'static str,
+    /// Bytes of fixed trailing data after the 12-byte `btf_type`.
+    pub info_size: u32,
+    /// Bytes per vlen element after the fixed trailing data.
+    pub elem_size: u32,
+    pub size_word: SizeWord,
+    /// Byte offsets (within the fixed trailing data) of type-id fields.
+    pub info_ids: &'static [u32],
+    /// Byte offsets (within one element) of type-id fields.
+    pub elem_ids: &'static [u32],
+    /// Byte offsets (within one element) of string-offset fields.
+    pub elem_strs: &'static [u32],
+}
+
+const fn layout(
+    name: &'static str,
+    info_size: u32,
+    elem_size: u32,
+    size_word: SizeWord,
+    info_ids: &'static [u32],
+    elem_ids: &'static [u32],
+    elem_strs: &'static [u32],
+) -> KindLayout {
+    KindLayout { name, info_size, elem_size, size_word, info_ids, elem_ids, elem_strs }
+}
+
+use SizeWord::{Size, TypeId, Zero};
+
+/// Indexed by kind number; entry 0 (UNKN) is a placeholder.
+static LAYOUTS: [KindLayout; 20] = [
+    layout("UNKN", 0, 0, Zero, &[], &[], &[]),
+    layout("INT", 4, 0, Size, &[], &[], &[]),
+    layout("PTR", 0, 0, TypeId, &[], &[], &[]),
+    // btf_array {type, index_type, nelems}
+    layout("ARRAY", 12, 0, Zero, &[0, 4], &[], &[]),
+    // btf_member {name_off, type, offset}
+    layout("STRUCT", 0, 12, Size, &[], &[4], &[0]),
+    layout("UNION", 0, 12, Size, &[], &[4], &[0]),
+    // btf_enum {name_off, val}
+    layout("ENUM", 0, 8, Size, &[], &[], &[0]),
+    // The FWD type word is always 0, but libbpf's iterator visits it as an id.
+    layout("FWD", 0, 0, TypeId, &[], &[], &[]),
+    layout("TYPEDEF", 0, 0, TypeId, &[], &[], &[]),
+    layout("VOLATILE", 0, 0, TypeId, &[], &[], &[]),
+    layout("CONST", 0, 0, TypeId, &[], &[], &[]),
+    layout("RESTRICT", 0, 0, TypeId, &[], &[], &[]),
+    layout("FUNC", 0, 0, TypeId, &[], &[], &[]),
+    // btf_param {name_off, type}
+    layout("FUNC_PROTO", 0, 8, TypeId, &[], &[4], &[0]),
+    // btf_var {linkage}
+    layout("VAR", 4, 0, TypeId, &[], &[], &[]),
+    // btf_var_secinfo {type, offset, size}
+    layout("DATASEC", 0, 12, Size, &[], &[0], &[]),
+    layout("FLOAT", 0, 0, Size, &[], &[], &[]),
+    // btf_decl_tag {component_idx}
+    layout("DECL_TAG", 4, 0, TypeId, &[], &[], &[]),
+    layout("TYPE_TAG", 0, 0, TypeId, &[], &[], &[]),
+    // btf_enum64 {name_off, val_lo32, val_hi32}
+    layout("ENUM64", 0, 12, Size, &[], &[], &[0]),
+];
+
+impl Kind {
+    /// The kind for a raw kind number, or `None` for 0 and unknown kinds.
+    #[inline]
+    pub fn from_raw(raw: u32) -> Option<Kind> {
+        use Kind::*;
+        Some(match raw {
+            1 => Int,
+            2 => Ptr,
+            3 => Array,
+            4 => Struct,
+            5 => Union,
+            6 => Enum,
+            7 => Fwd,
+            8 => Typedef,
+            9 => Volatile,
+            10 => Const,
+            11 => Restrict,
+            12 => Func,
+            13 => FuncProto,
+            14 => Var,
+            15 => Datasec,
+            16 => Float,
+            17 => DeclTag,
+            18 => TypeTag,
+            19 => Enum64,
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    pub fn layout(self) -> &'static KindLayout {
+        &LAYOUTS[self as usize]
+    }
+
+    #[inline]
+    pub fn name(self) -> &'static str {
+        self.layout().name
+    }
+
+    /// Total record size for this kind with `vlen` elements (u64: vlen is untrusted).
+    #[inline]
+    pub fn record_size(self, vlen: u32) -> u64 {
+        let l = self.layout();
+        12 + u64::from(l.info_size) + u64::from(vlen) * u64::from(l.elem_size)
+    }
+
+    /// Modifier kinds: the chain kinds `btf_type_is_modifier` follows.
+    #[inline]
+    pub fn is_modifier(self) -> bool {
+        matches!(
+            self,
+            Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag
+        )
+    }
+
+    /// Kinds whose third word is a byte size.
+    #[inline]
+    pub fn has_size(self) -> bool {
+        self.layout().size_word == SizeWord::Size
+    }
+
+    /// Kinds whose third word is a type id.
+    #[inline]
+    pub fn has_type(self) -> bool {
+        self.layout().size_word == SizeWord::TypeId
+    }
+
+    pub const ALL: [Kind; 19] = [
+        Kind::Int,
+        Kind::Ptr,
+        Kind::Array,
+        Kind::Struct,
+        Kind::Union,
+        Kind::Enum,
+        Kind::Fwd,
+        Kind::Typedef,
+        Kind::Volatile,
+        Kind::Const,
+        Kind::Restrict,
+        Kind::Func,
+        Kind::FuncProto,
+        Kind::Var,
+        Kind::Datasec,
+        Kind::Float,
+        Kind::DeclTag,
+        Kind::TypeTag,
+        Kind::Enum64,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_indexed_by_kind_number() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_raw(k as u32), Some(k));
+            assert_eq!(k.layout().name, LAYOUTS[k as usize].name);
+        }
+        assert_eq!(Kind::from_raw(0), None);
+        assert_eq!(Kind::from_raw(20), None);
+    }
+
+    #[test]
+    fn record_sizes_match_uapi() {
+        assert_eq!(Kind::Int.record_size(0), 16);
+        assert_eq!(Kind::Array.record_size(0), 24);
+        assert_eq!(Kind::Struct.record_size(2), 36);
+        assert_eq!(Kind::Enum.record_size(3), 36);
+        assert_eq!(Kind::Enum64.record_size(1), 24);
+        assert_eq!(Kind::FuncProto.record_size(2), 28);
+        assert_eq!(Kind::Var.record_size(0), 16);
+        assert_eq!(Kind::Datasec.record_size(1), 24);
+        assert_eq!(Kind::DeclTag.record_size(0), 16);
+        assert_eq!(Kind::Ptr.record_size(0), 12);
+    }
+}

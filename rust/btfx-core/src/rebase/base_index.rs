@@ -1,0 +1,288 @@
+//! Per-base precomputation for the dedup rebase (docs/rebase.md §2).
+//!
+//! libbpf's `btf_dedup_prep` hashes every base type into the dedup table before
+//! deduplicating split types; the base never changes, so [`BaseIndex`] does that once
+//! per base and shares the result between any number of concurrent `dedup` calls.
+//! It also keeps the base string index and the table of unique struct/union names
+//! that `btf_dedup_resolve_fwds` consults.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::btf::Btf;
+use crate::builder::BaseStrings;
+use crate::endian::ByteOrder;
+
+// Raw kind numbers (uapi `BTF_KIND_*`); dedup compares raw kinds like libbpf does.
+pub(crate) const K_INT: u32 = 1;
+pub(crate) const K_PTR: u32 = 2;
+pub(crate) const K_ARRAY: u32 = 3;
+pub(crate) const K_STRUCT: u32 = 4;
+pub(crate) const K_UNION: u32 = 5;
+pub(crate) const K_ENUM: u32 = 6;
+pub(crate) const K_FWD: u32 = 7;
+pub(crate) const K_TYPEDEF: u32 = 8;
+pub(crate) const K_VOLATILE: u32 = 9;
+pub(crate) const K_CONST: u32 = 10;
+pub(crate) const K_RESTRICT: u32 = 11;
+pub(crate) const K_FUNC: u32 = 12;
+pub(crate) const K_FUNC_PROTO: u32 = 13;
+pub(crate) const K_FLOAT: u32 = 16;
+pub(crate) const K_DECL_TAG: u32 = 17;
+pub(crate) const K_TYPE_TAG: u32 = 18;
+pub(crate) const K_ENUM64: u32 = 19;
+
+/// A hasher for keys that are already well-mixed 64-bit values (or small ids).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        // Only used for byte-string keys: FxHash-style word mixing.
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(SEED);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(SEED);
+        }
+        self.0 = fmix(h ^ bytes.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        // `[u8]`'s Hash writes a length prefix then the bytes; keep both.
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(SEED);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.0 = fmix(self.0 ^ u64::from(v));
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(SEED);
+    }
+}
+
+pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuild>;
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// murmur3's 64-bit finalizer.
+#[inline]
+fn fmix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+#[inline]
+fn mix(h: u64, v: u32) -> u64 {
+    (h.rotate_left(5) ^ u64::from(v)).wrapping_mul(SEED)
+}
+
+/// One type record read in place (the record bytes and their byte order). Void is a
+/// record of zeros, like libbpf's `btf_void`.
+#[derive(Clone, Copy)]
+pub(crate) struct Rec<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) order: ByteOrder,
+}
+
+pub(crate) static VOID_RECORD: [u8; 12] = [0; 12];
+
+impl<'a> Rec<'a> {
+    /// The word at byte offset `off` (0 past the end: never panics).
+    #[inline]
+    pub(crate) fn w(&self, off: usize) -> u32 {
+        self.order.u32_at(self.b, off)
+    }
+    #[inline]
+    pub(crate) fn name(&self) -> u32 {
+        self.w(0)
+    }
+    #[inline]
+    pub(crate) fn info(&self) -> u32 {
+        self.w(4)
+    }
+    #[inline]
+    pub(crate) fn kind(&self) -> u32 {
+        crate::kind::info::kind(self.info())
+    }
+    #[inline]
+    pub(crate) fn vlen(&self) -> usize {
+        crate::kind::info::vlen(self.info()) as usize
+    }
+    #[inline]
+    pub(crate) fn kflag(&self) -> bool {
+        crate::kind::info::kflag(self.info())
+    }
+    /// The `size`/`type` word.
+    #[inline]
+    pub(crate) fn st(&self) -> u32 {
+        self.w(8)
+    }
+}
+
+/// Kind tag folded into every key so that unrelated kinds rarely share a bucket.
+/// ENUM and ENUM64 share one tag: libbpf hashes them by name only so that enum
+/// forward declarations meet full enums of either kind (`btf_hash_enum`).
+fn tag(kind: u32) -> u64 {
+    match kind {
+        K_ENUM | K_ENUM64 => 0xe0,
+        k => u64::from(k),
+    }
+}
+
+/// The dedup-table key of a record, for the kinds libbpf hashes (`btf_dedup_prep`):
+/// a function of exactly the fields its equality check for that kind compares
+/// (`btf_hash_common`, `btf_hash_int_decl_tag`, `btf_hash_enum`, `btf_hash_struct`,
+/// `btf_hash_array`, `btf_hash_fnproto`). `None` for VAR/DATASEC (never deduped).
+pub(crate) fn type_key(r: Rec<'_>) -> Option<u64> {
+    let kind = r.kind();
+    let mut h = mix(tag(kind), r.name());
+    match kind {
+        K_CONST | K_VOLATILE | K_RESTRICT | K_PTR | K_FWD | K_TYPEDEF | K_FUNC | K_FLOAT
+        | K_TYPE_TAG => {
+            h = mix(mix(h, r.info()), r.st());
+        }
+        K_INT | K_DECL_TAG => {
+            h = mix(mix(mix(h, r.info()), r.st()), r.w(12));
+        }
+        K_ENUM | K_ENUM64 => {}
+        K_STRUCT | K_UNION => {
+            h = mix(mix(h, r.info()), r.st());
+            for i in 0..r.vlen() {
+                let o = 12 + 12 * i;
+                h = mix(mix(h, r.w(o)), r.w(o + 8));
+            }
+        }
+        K_ARRAY => {
+            h = mix(mix(h, r.info()), r.st());
+            h = mix(mix(mix(h, r.w(12)), r.w(16)), r.w(20));
+        }
+        K_FUNC_PROTO => {
+            h = mix(mix(h, r.info()), r.st());
+            for i in 0..r.vlen() {
+                let o = 12 + 8 * i;
+                h = mix(mix(h, r.w(o)), r.w(o + 4));
+            }
+        }
+        _ => return None,
+    }
+    Some(fmix(h))
+}
+
+/// Everything `dedup` needs to know about one base, computed once.
+///
+/// Shareable across threads (`Send + Sync`); `dedup` only reads it.
+pub struct BaseIndex {
+    base: Arc<Btf>,
+    strings: BaseStrings,
+    /// Key → range in `cands`: the base types with that key, ascending ids.
+    table: IdMap<u64, (u32, u32)>,
+    cands: Vec<u32>,
+    /// STRUCT/UNION `name_off` → its id, or 0 when several share the name
+    /// (the base part of `btf_dedup_fill_unique_names_map`).
+    names: IdMap<u32, u32>,
+}
+
+impl std::fmt::Debug for BaseIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaseIndex")
+            .field("base", &self.base)
+            .field("keys", &self.table.len())
+            .field("names", &self.names.len())
+            .finish()
+    }
+}
+
+impl BaseIndex {
+    /// Indexes `base` (any BTF, base or split: the whole chain is the base).
+    pub fn new(base: Arc<Btf>) -> BaseIndex {
+        let strings = BaseStrings::new(&base);
+        let order = base.byte_order();
+        let last = base.last_id();
+        let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(last as usize);
+        let mut names: IdMap<u32, u32> = IdMap::default();
+        for id in 1..=last {
+            let Some(t) = base.type_by_id(id) else { continue };
+            let r = Rec { b: t.bytes(), order };
+            if let Some(key) = type_key(r) {
+                pairs.push((key, id));
+            }
+            if matches!(r.kind(), K_STRUCT | K_UNION) {
+                names.entry(r.name()).and_modify(|v| *v = 0).or_insert(id);
+            }
+        }
+        pairs.sort_unstable();
+        let mut table: IdMap<u64, (u32, u32)> = IdMap::default();
+        table.reserve(pairs.len());
+        let mut cands = Vec::with_capacity(pairs.len());
+        let mut i = 0;
+        while i < pairs.len() {
+            let key = pairs[i].0;
+            let start = cands.len() as u32;
+            while i < pairs.len() && pairs[i].0 == key {
+                cands.push(pairs[i].1);
+                i += 1;
+            }
+            table.insert(key, (start, cands.len() as u32 - start));
+        }
+        BaseIndex { base, strings, table, cands, names }
+    }
+
+    /// The base BTF.
+    pub fn base(&self) -> &Arc<Btf> {
+        &self.base
+    }
+
+    /// The base's string index (first occurrence of each string).
+    pub fn strings(&self) -> &BaseStrings {
+        &self.strings
+    }
+
+    /// Base types whose dedup key is `key`, ascending ids.
+    #[inline]
+    pub(crate) fn candidates(&self, key: u64) -> &[u32] {
+        match self.table.get(&key) {
+            Some(&(s, n)) => self.cands.get(s as usize..(s + n) as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// The unique base STRUCT/UNION named `name_off` (0: several), if any.
+    #[inline]
+    pub(crate) fn unique_name(&self, name_off: u32) -> Option<u32> {
+        self.names.get(&name_off).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<BaseIndex>();
+    }
+}

@@ -1,0 +1,249 @@
+//! Structural equivalence of BTF type graphs by partition refinement
+//! (docs/rebase.md §5): two types are equivalent when their kinds, names and scalar data
+//! agree and their id fields refer to equivalent types, however deep (cycles included).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::btf::Btf;
+use crate::kind::{Kind, SizeWord};
+use crate::types::TypeRef;
+
+/// One BTF graph taking part in a comparison: its own types become nodes.
+struct Side<'a> {
+    btf: &'a Btf,
+    /// First node index of this side's own types.
+    first_node: u32,
+}
+
+/// The result of comparing graphs: a class per node; equal classes = equivalent types.
+#[derive(Debug, Clone)]
+pub struct Classes {
+    /// Class of each node; nodes are the own types of each side, in side order.
+    class: Vec<u32>,
+    /// (first node, start id, count) per side.
+    sides: Vec<(u32, u32, u32)>,
+    /// Classes reserved for shared base ids (`0..=shared_last`), identity-compared.
+    shared_last: u32,
+}
+
+impl Classes {
+    /// Class of type `id` of side `side` (base ids of a shared base are their own class).
+    pub fn class_of(&self, side: usize, id: u32) -> Option<u32> {
+        let (first, start, count) = *self.sides.get(side)?;
+        if id < start {
+            return (id <= self.shared_last).then_some(id);
+        }
+        let idx = id - start;
+        if idx >= count {
+            return None;
+        }
+        self.class.get((first + idx) as usize).copied()
+    }
+}
+
+/// The local part of a type: everything but its id fields, with strings by content.
+fn local_key(t: &TypeRef<'_>, out: &mut Vec<u8>) {
+    let btf = t.btf();
+    let order = btf.byte_order();
+    let bytes = t.bytes();
+    out.clear();
+    let Some(kind) = t.kind() else { return };
+    let push_str = |out: &mut Vec<u8>, off: u32| {
+        let s = btf.str_at(off).unwrap_or(b"");
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s);
+    };
+    let mut off = 0;
+    while off + 4 <= bytes.len() {
+        let w = order.u32_at(bytes, off);
+        match word_role(kind, off) {
+            Role::Id => {}
+            Role::Str => push_str(out, w),
+            Role::Plain => out.extend_from_slice(&w.to_le_bytes()),
+        }
+        off += 4;
+    }
+}
+
+enum Role {
+    Id,
+    Str,
+    Plain,
+}
+
+/// What the word at byte `off` of a record of `kind` is, per the kind table.
+fn word_role(kind: Kind, off: usize) -> Role {
+    let l = kind.layout();
+    let info = l.info_size as usize;
+    match off {
+        0 => Role::Str,
+        4 => Role::Plain,
+        8 if l.size_word == SizeWord::TypeId => Role::Id,
+        8 => Role::Plain,
+        _ if off < 12 + info => {
+            if l.info_ids.contains(&((off - 12) as u32)) {
+                Role::Id
+            } else {
+                Role::Plain
+            }
+        }
+        _ => {
+            let within = ((off - 12 - info) % (l.elem_size.max(1) as usize)) as u32;
+            if l.elem_ids.contains(&within) {
+                Role::Id
+            } else if l.elem_strs.contains(&within) {
+                Role::Str
+            } else {
+                Role::Plain
+            }
+        }
+    }
+}
+
+/// Whether two bases can be compared by id: the same object, or identical bytes.
+pub fn same_base(a: Option<&Arc<Btf>>, b: Option<&Arc<Btf>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y) || (x.raw() == y.raw() && same_base(x.base(), y.base())),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Partition refinement over the own types of `graphs`. References to ids below a side's
+/// start id are identity-compared (the caller guarantees those bases are the same).
+pub fn classify(graphs: &[&Btf]) -> Classes {
+    let mut sides = Vec::with_capacity(graphs.len());
+    let mut n = 0u32;
+    for g in graphs {
+        sides.push(Side { btf: g, first_node: n });
+        n += g.nr_types();
+    }
+    let shared_last = graphs.iter().map(|g| g.start_id().saturating_sub(1)).max().unwrap_or(0);
+    let first_class = shared_last + 1;
+    let node_of = |side: &Side<'_>, id: u32| -> u32 {
+        // Class slots: ids of the shared base keep their id; own nodes are offset.
+        side.first_node + (id - side.btf.start_id())
+    };
+    // Edges: for each node, the referenced node (own) or fixed class (base/void).
+    #[derive(Clone, Copy)]
+    enum Ref {
+        Fixed(u32),
+        Node(u32),
+    }
+    let mut refs: Vec<Ref> = Vec::new();
+    let mut ref_start: Vec<u32> = Vec::with_capacity(n as usize + 1);
+    let mut class = vec![0u32; n as usize];
+    let mut keys: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut key = Vec::new();
+    for side in &sides {
+        for t in side.btf.types() {
+            ref_start.push(refs.len() as u32);
+            for id in t.referenced_ids() {
+                refs.push(if id < side.btf.start_id() || id > side.btf.last_id() {
+                    // void, a shared base id, or dangling (its own fixed class)
+                    Ref::Fixed(if id > side.btf.last_id() { u32::MAX } else { id })
+                } else {
+                    Ref::Node(node_of(side, id))
+                });
+            }
+            local_key(&t, &mut key);
+            let next = first_class + keys.len() as u32;
+            let c = *keys.entry(key.clone()).or_insert(next);
+            class[(node_of(side, t.id())) as usize] = c;
+        }
+    }
+    ref_start.push(refs.len() as u32);
+    let mut count = keys.len();
+    let mut sig: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut buf: Vec<u32> = Vec::new();
+    loop {
+        sig.clear();
+        let mut next_class = vec![0u32; n as usize];
+        for node in 0..n as usize {
+            buf.clear();
+            buf.push(class[node]);
+            let (s, e) = (ref_start[node] as usize, ref_start[node + 1] as usize);
+            for r in &refs[s..e] {
+                buf.push(match *r {
+                    Ref::Fixed(c) => c,
+                    Ref::Node(m) => class[m as usize],
+                });
+            }
+            let fresh = first_class + sig.len() as u32;
+            next_class[node] = *sig.entry(buf.clone()).or_insert(fresh);
+        }
+        class = next_class;
+        if sig.len() == count {
+            break;
+        }
+        count = sig.len();
+    }
+    let sides = sides.iter().map(|s| (s.first_node, s.btf.start_id(), s.btf.nr_types())).collect();
+    Classes { class, sides, shared_last }
+}
+
+/// The outcome of [`equivalent`].
+#[derive(Debug, Clone)]
+pub struct Equivalence {
+    pub equivalent: bool,
+    /// A readable first difference when not equivalent.
+    pub difference: Option<String>,
+    pub classes: Classes,
+}
+
+fn describe(t: &TypeRef<'_>) -> String {
+    let name = t.name();
+    let name = if name.is_empty() { "(anon)".into() } else { String::from_utf8_lossy(name) };
+    format!("[{}] {} '{}'", t.id(), t.kind_name(), name)
+}
+
+/// Structural comparison of the own types of `a` and `b` (bases must be the same).
+pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
+    let classes = classify(&[a, b]);
+    let mut counts: HashMap<u32, (u32, u32)> = HashMap::new();
+    for id in a.start_id()..a.type_cnt() {
+        if let Some(c) = classes.class_of(0, id) {
+            counts.entry(c).or_default().0 += 1;
+        }
+    }
+    for id in b.start_id()..b.type_cnt() {
+        if let Some(c) = classes.class_of(1, id) {
+            counts.entry(c).or_default().1 += 1;
+        }
+    }
+    let mut difference = None;
+    if a.nr_types() != b.nr_types() {
+        difference = Some(format!("a has {} types, b has {}", a.nr_types(), b.nr_types()));
+    }
+    let unmatched = |side: usize, g: &Btf, other: &Btf| -> Option<String> {
+        for t in g.types() {
+            let c = classes.class_of(side, t.id())?;
+            let (ca, cb) = counts.get(&c).copied().unwrap_or_default();
+            let (mine, theirs) = if side == 0 { (ca, cb) } else { (cb, ca) };
+            if mine != theirs {
+                let (me, you) = if side == 0 { ("a", "b") } else { ("b", "a") };
+                let same_name: Vec<u32> = other.find_by_name(t.name(), t.kind());
+                let hint = match same_name.iter().find(|&&id| id >= other.start_id()) {
+                    Some(&id) if !t.name().is_empty() => other
+                        .type_by_id(id)
+                        .map(|o| format!("; {you} has {} with a different shape", describe(&o)))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                return Some(format!(
+                    "{me} type {} occurs {mine} time(s) structurally, {you} has {theirs}{hint}",
+                    describe(&t)
+                ));
+            }
+        }
+        None
+    };
+    if let Some(d) = unmatched(0, a, b).or_else(|| unmatched(1, b, a)) {
+        difference = Some(match difference {
+            Some(first) => format!("{first}; {d}"),
+            None => d,
+        });
+    }
+    Equivalence { equivalent: difference.is_none(), difference, classes }
+}

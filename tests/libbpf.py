@@ -21,10 +21,10 @@ import ctypes
 import ctypes.util
 import os
 import tempfile
-from typing import Optional, Tuple
+from typing import Tuple
 
-_LIB: Optional[ctypes.CDLL] = None
-_LOAD_ERROR: Optional[str] = None
+_LIB: ctypes.CDLL | None = None
+_LOAD_ERROR: str | None = None
 
 
 class LibbpfError(RuntimeError):
@@ -86,7 +86,7 @@ def version() -> Tuple[int, int]:
     return lib.libbpf_major_version(), lib.libbpf_minor_version()
 
 
-def _check_ptr(ptr: Optional[int], what: str) -> int:
+def _check_ptr(ptr: int | None, what: str) -> int:
     if not ptr:
         err = ctypes.get_errno()
         raise LibbpfError(f"{what} failed: {os.strerror(err) if err else 'NULL'}")
@@ -96,13 +96,13 @@ def _check_ptr(ptr: Optional[int], what: str) -> int:
 class LibbpfBtf:
     """An owned libbpf ``struct btf``.  Keeps its input buffer and base alive."""
 
-    def __init__(self, ptr: int, keep: object = None, base: "LibbpfBtf | None" = None):
+    def __init__(self, ptr: int, keep: object = None, base: LibbpfBtf | None = None):
         self.ptr = ptr
         self._keep = keep
         self.base = base
 
     @classmethod
-    def new(cls, data: bytes, base: "LibbpfBtf | None" = None) -> "LibbpfBtf":
+    def new(cls, data: bytes, base: LibbpfBtf | None = None) -> LibbpfBtf:
         lib = _load()
         buf = ctypes.create_string_buffer(bytes(data), len(data))
         if base is None:
@@ -117,12 +117,13 @@ class LibbpfBtf:
         return cls(_check_ptr(ptr, "btf__new"), buf, base)
 
     @classmethod
-    def empty_split(cls, base: "LibbpfBtf") -> "LibbpfBtf":
+    def empty_split(cls, base: LibbpfBtf) -> LibbpfBtf:
         lib = _load()
-        return cls(_check_ptr(lib.btf__new_empty_split(base.ptr), "btf__new_empty_split"),
-                   None, base)
+        return cls(
+            _check_ptr(lib.btf__new_empty_split(base.ptr), "btf__new_empty_split"), None, base
+        )
 
-    def add_btf(self, src: "LibbpfBtf") -> int:
+    def add_btf(self, src: LibbpfBtf) -> int:
         """``btf__add_btf``: returns the id of the first added type."""
         r = _load().btf__add_btf(self.ptr, src.ptr)
         if r < 0:
@@ -149,7 +150,7 @@ class LibbpfBtf:
             _load().btf__free(self.ptr)
             self.ptr = 0
 
-    def __enter__(self) -> "LibbpfBtf":
+    def __enter__(self) -> LibbpfBtf:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -179,7 +180,7 @@ def dedup_rebase(standalone: bytes, base: bytes) -> Tuple[bytes, int]:
     return add_btf(standalone, base, dedup=True)
 
 
-def dedup(data: bytes, base: Optional[bytes] = None) -> bytes:
+def dedup(data: bytes, base: bytes | None = None) -> bytes:
     """``btf__dedup`` of ``data`` (split on ``base`` when given); returns the raw bytes."""
     if base is None:
         with LibbpfBtf.new(data) as b:

@@ -96,12 +96,12 @@ def validate(btf: Any, level: str) -> None:
     btf.validate(level=level)
 
 
-# What the reference and native must agree on, for one parsed Btf.
+# What the reference and native must agree on, for one parsed Btf.  The JSON dump is left
+# out: the reference only writes the raw format, and native JSON is checked against bpftool.
 AGREEMENT: List[Tuple[str, Callable[[Any], Any]]] = [
     ("len", len),
     ("to_bytes", lambda b: b.to_bytes()),
     ("raw dump", lambda b: b.dump(format="raw")),
-    ("json dump", lambda b: json.loads(b.dump(format="json"))),
     ("module validation", partial(validate, level="module")),
 ]
 

@@ -88,7 +88,7 @@ def _check_valid(backend, data: bytes, base: bytes | None = None) -> None:
     assert len(back) == len(btf)
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(btfgen.valid_btf())
 def test_valid_roundtrip(backend, data):
     _check_valid(backend, data)
@@ -113,7 +113,7 @@ def test_valid_split_roundtrip(backend, blobs):
 # valid input, both backends agree
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(btfgen.valid_btf())
 def test_valid_backends_agree(data):
     native, ref = _both()
@@ -167,29 +167,94 @@ def _check_invalid(backend, inv: btfgen.Invalid, base: bytes | None = None) -> N
             btf.validate("module", wide=wide)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(btfgen.invalid_btf())
 def test_invalid_matches_rules(backend, inv):
     _check_invalid(backend, inv)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(btfgen.invalid_btf())
 def test_invalid_backends_agree(inv):
     native, ref = _both()
     assert _outcomes(native, inv[0]) == _outcomes(ref, inv[0]), inv.note
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(btfgen.invalid_split())
 def test_invalid_split_matches_rules(backend, pair):
     base, inv = pair
     _check_invalid(backend, inv, base)
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(btfgen.invalid_split())
 def test_invalid_split_backends_agree(pair):
     base, inv = pair
     native, ref = _both()
     assert _outcomes(native, inv[0], base) == _outcomes(ref, inv[0], base), inv.note
+
+
+# ---------------------------------------------------------------------------------------------
+# hand-made boundary cases of docs/rules.md (expected outcome for (level, wide))
+
+_INT = btfgen.T(btfgen.INT, "int", 4, data=[(btfgen.INT_SIGNED << 24) | 32])
+
+
+def _chain(n: int, ascending: bool) -> bytes:
+    """``n`` CONSTs chained to ``int`` (id 1): ids 2..n+1, pointing up or down."""
+    if ascending:
+        types = [btfgen.T(btfgen.CONST, None, i + 3) for i in range(n - 1)]
+        types.append(btfgen.T(btfgen.CONST, None, 1))
+    else:
+        types = [btfgen.T(btfgen.CONST, None, i) for i in range(1, n + 1)]
+    return btfgen.serialize(btfgen.Model([_INT, *types]))
+
+
+def _big_strings(n: int) -> bytes:
+    tab = btfgen.StrTab()
+    tab.buf += b"a" * n + b"\0"
+    return btfgen.serialize(btfgen.Model([_INT], strings=tab))
+
+
+OK = ("ok", None)
+V = "BtfValidationError"
+BOUNDARIES = {
+    # phase 2: 32 modifiers are allowed, the 33rd step fails; a walk stops below its start
+    "chain32": (lambda: _chain(32, True), {}),
+    "chain33": (lambda: _chain(33, True), {k: (V, 2) for k in ("strict", "module")}),
+    "chain40_descending": (lambda: _chain(40, False), {}),
+    # M1: vlen > 0xFFFF only with wide=True
+    "vlen_0x10000": (
+        lambda: btfgen.serialize(btfgen.Model([_INT, btfgen.T(
+            btfgen.UNION, "u", 4, data=[(f"m{i}", 1, 0) for i in range(0x10000)])])),
+        {("strict", False): (V, 2), ("module", False): (V, 2)},
+    ),
+    # R6: FUNC entries are allowed in a DATASEC
+    "datasec_func": (
+        lambda: btfgen.serialize(btfgen.Model([
+            _INT, btfgen.T(btfgen.FUNC_PROTO, None, 0), btfgen.T(btfgen.FUNC, "f", 2, vlen=1),
+            btfgen.T(btfgen.DATASEC, ".ksyms", 4, data=[(3, 0, 4)])])),
+        {},
+    ),
+    # H6/H7: a longer header with a zero tail is fine
+    "hdr_len_40": (lambda: btfgen.serialize(btfgen.Model([_INT], hdr_len=40)), {}),
+    # G1: the last string offset must stay <= 0xFFFFFF
+    # (str_len = 1 + (n + 1) + 4 for "int": n = 0xFFFFFA gives str_len 0x1000000)
+    "strings_max": (lambda: _big_strings(0xFFFFFA), {}),
+    "strings_too_large": (
+        lambda: _big_strings(0xFFFFFB), {k: (V, None) for k in ("strict", "module")}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDARIES))
+def test_rule_boundaries(backend, case):
+    make, expected = BOUNDARIES[case]
+    data = make()
+    btf = backend.Btf.from_bytes(data)
+    for level in LEVELS:
+        for wide in (False, True):
+            want = expected.get((level, wide), expected.get(level, OK))
+            got = _outcome(lambda level=level, wide=wide: btf.validate(level, wide=wide))
+            assert got == want, (case, level, wide)
+    assert btf.to_bytes() == data

@@ -10,3 +10,16 @@ from .btf import Btf
 from .elf import read_elf_btf
 
 __all__ = ["Btf", "read_elf_btf"]
+
+# --- rebase reference (docs/rebase.md), appended ---
+from .rebase import (  # noqa: E402
+    Equivalence,
+    RebaseResult,
+    base_map,
+    detach,
+    equivalent,
+    rebase,
+    retarget,
+)
+
+__all__ += ["RebaseResult", "Equivalence", "rebase", "detach", "retarget", "base_map", "equivalent"]

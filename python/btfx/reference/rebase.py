@@ -233,4 +233,3 @@ def retarget(split: Btf, old_base: Btf, new_base: Btf) -> RebaseResult:
         id_map[old] = rebased.id_map[mid] if mid else via_base[old]
     str_map = {old: rebased.str_map.get(mid, 0) for old, mid in detached.str_map.items()}
     return RebaseResult(rebased.btf, rebased.to_bytes(), id_map, str_map)
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from functools import lru_cache
+from functools import cache
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 from ..errors import BtfRebaseError
@@ -22,7 +22,7 @@ Words = Tuple[int, ...]
 
 
 # ------------------------------------------------------------------------ field positions
-@lru_cache(maxsize=None)
+@cache
 def _positions(kind: int, vlen: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     """(id word indexes, string word indexes) of a record, both in record order."""
     lay = LAYOUTS[kind]

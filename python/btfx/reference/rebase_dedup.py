@@ -379,8 +379,10 @@ class Dedup:
         new_id = type_id
         for cand in self.candidates(key):
             c = self.views[cand]
-            same = _equal_int_tag(view, c) if kind == DECL_TAG else (
-                view == c if kind in (ARRAY, FUNC_PROTO) else _equal_common(view, c)
+            same = (
+                _equal_int_tag(view, c)
+                if kind == DECL_TAG
+                else (view == c if kind in (ARRAY, FUNC_PROTO) else _equal_common(view, c))
             )
             if same:
                 new_id = cand

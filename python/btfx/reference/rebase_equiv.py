@@ -13,7 +13,7 @@ refinement as nodes that need no partner.
 
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Sequence, Tuple
 
 from ._layout import LAYOUTS, kind_name, split_info
 from .btf import Btf
@@ -41,7 +41,7 @@ _ELEM_NAMES = {
 class Equivalence:
     """Truthy when the graphs are equivalent; ``difference`` explains the first mismatch."""
 
-    def __init__(self, equal: bool, difference: Optional[str] = None) -> None:
+    def __init__(self, equal: bool, difference: str | None = None) -> None:
         self.equal = equal
         self.difference = None if equal else difference
 
@@ -172,9 +172,7 @@ def _side_for(label: str, btf: Btf, base: Btf | None) -> Side:
     return Side(label, btf, base, range(btf.start_id, btf.last_id + 1))
 
 
-def equivalent(
-    a: Btf, b: Btf, a_base: Btf | None = None, b_base: Btf | None = None
-) -> Equivalence:
+def equivalent(a: Btf, b: Btf, a_base: Btf | None = None, b_base: Btf | None = None) -> Equivalence:
     """docs/rebase.md §5.  ``a_base``/``b_base`` default to the graphs' own bases."""
     sa, sb = _side_for("a", a, a_base), _side_for("b", b, b_base)
     shared = same_bases(sa.base, sb.base) and a.start_id == b.start_id
@@ -227,7 +225,7 @@ def _value(key_word: Hashable, i: int) -> str:
 
 def _scalar_difference(p: Partition, a: Node, b: Node) -> str:
     ka, kb = p.keys[a], p.keys[b]
-    sa, sb = p.sides[a[0]], p.sides[b[0]]
+    sa = p.sides[a[0]]
     rec = sa.record(a[1])
     assert rec is not None
     for i, (x, y) in enumerate(zip(ka, kb)):
@@ -273,8 +271,9 @@ def _ref_difference(p: Partition, a: Node, b: Node) -> str:
         seen.add((a, b))
         sa, sb = p.sides[a[0]], p.sides[b[0]]
         if p.keys.get(a) != p.keys.get(b):
-            path.append(f"{sa.describe(a[1])} vs {sb.describe(b[1])}: "
-                        f"{_scalar_difference(p, a, b)}")
+            path.append(
+                f"{sa.describe(a[1])} vs {sb.describe(b[1])}: {_scalar_difference(p, a, b)}"
+            )
             break
         rec = sa.record(a[1])
         assert rec is not None

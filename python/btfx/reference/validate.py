@@ -60,13 +60,13 @@ def _fail(t: TypeRecord, msg: str) -> BtfValidationError:
 
 
 def is_ident(s: bytes | None) -> bool:
-    """``btf_name_valid_identifier``: ``[A-Za-z_.][A-Za-z0-9_.]*``, length 1..511."""
-    return bool(s) and len(s) < KSYM_NAME_LEN and _IDENT_RE.fullmatch(s) is not None
+    """``btf_name_valid_identifier``: ``[A-Za-z_.][A-Za-z0-9_.]*``, length 1..512."""
+    return bool(s) and len(s) <= KSYM_NAME_LEN and _IDENT_RE.fullmatch(s) is not None
 
 
 def is_section_name(s: bytes | None) -> bool:
-    """``btf_name_valid_section``: non-empty, printable ASCII, length 1..511."""
-    return bool(s) and len(s) < KSYM_NAME_LEN and _SECTION_RE.fullmatch(s) is not None
+    """``btf_name_valid_section``: non-empty, printable ASCII, length 1..512."""
+    return bool(s) and len(s) <= KSYM_NAME_LEN and _SECTION_RE.fullmatch(s) is not None
 
 
 def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
@@ -366,13 +366,12 @@ def _skip_modifiers(btf: Btf, type_id: int) -> TypeRecord | None:
 
 
 def _regular_int(t: TypeRecord | None) -> bool:
-    """``btf_type_is_reg_int`` applied with any size the kernel knows (1..16 bytes)."""
+    """``btf_type_int_is_regular``: no bit offset, whole bytes, 1, 2, 4 or 8 of them."""
     if t is None or t.kind != INT:
         return False
     data = t.fixed()[0]
     bits, offset = data & 0xFF, (data >> 16) & 0xFF
-    size = t.size_type
-    return offset == 0 and bits == 8 * size and size in (1, 2, 4, 8, 16)
+    return offset == 0 and bits % 8 == 0 and bits // 8 in (1, 2, 4, 8)
 
 
 def _phase3_resolve(btf: Btf) -> None:

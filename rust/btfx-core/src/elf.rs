@@ -403,7 +403,7 @@ mod tests {
         };
         // Section data, 8-aligned.
         for s in secs {
-            while out.bytes.len() % 8 != 0 {
+            while !out.bytes.len().is_multiple_of(8) {
                 out.bytes.push(0);
             }
             out.offsets.push(out.bytes.len() as u64);
@@ -421,7 +421,7 @@ mod tests {
         }
         let strtab_off = out.bytes.len();
         out.bytes.extend_from_slice(&strtab);
-        while out.bytes.len() % 8 != 0 {
+        while !out.bytes.len().is_multiple_of(8) {
             out.bytes.push(0);
         }
         out.shoff = out.bytes.len();

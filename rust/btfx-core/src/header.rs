@@ -52,7 +52,7 @@ impl Header {
         if u64::from(hdr_len) > data.len() as u64 {
             return Err(Error::format_at(hdr, None, 4, "Header length exceeds data size"));
         }
-        if !(hdr_len == HDR_LEN_V1 || (hdr_len >= HDR_LEN_LAYOUT && hdr_len % 4 == 0)) {
+        if !(hdr_len == HDR_LEN_V1 || (hdr_len >= HDR_LEN_LAYOUT && hdr_len.is_multiple_of(4))) {
             return Err(Error::format_at(
                 hdr,
                 None,
@@ -98,14 +98,14 @@ impl Header {
 
     fn check_sections(&self, total: u64) -> Result<()> {
         let data_size = total - u64::from(self.hdr_len);
-        if self.type_off % 4 != 0 {
+        if !self.type_off.is_multiple_of(4) {
             return Err(Error::format_at(Section::Types, None, 8, "Unaligned type_off"));
         }
         if let Some((off, len)) = self.layout() {
-            if off % 4 != 0 {
+            if !off.is_multiple_of(4) {
                 return Err(Error::format_at(Section::Layout, None, 24, "Unaligned layout_off"));
             }
-            if len % 4 != 0 {
+            if !len.is_multiple_of(4) {
                 return Err(Error::format_at(
                     Section::Layout,
                     None,

@@ -26,6 +26,10 @@ fn exercise(btf: &Btf) {
     let _ = btfx_core::dump::dump_raw_bytes(btf);
     let _ = btfx_core::dump::dump_json(btf);
     for order in [ByteOrder::Little, ByteOrder::Big] {
+        // Split BTF re-parses only in its base's byte order.
+        if btf.is_split() && order != btf.byte_order() {
+            continue;
+        }
         let out = btf.to_bytes(Some(order));
         let again = Btf::from_slice(&out, btf.base().cloned()).expect("written BTF re-parses");
         assert_eq!(again.nr_types(), btf.nr_types());

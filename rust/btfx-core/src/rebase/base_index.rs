@@ -224,8 +224,13 @@ impl BaseIndex {
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(last as usize);
         let mut names: IdMap<u32, u32> = IdMap::default();
         for id in 1..=last {
-            let Some(t) = base.type_by_id(id) else { continue };
-            let r = Rec { b: t.bytes(), order };
+            let Some(t) = base.type_by_id(id) else {
+                continue;
+            };
+            let r = Rec {
+                b: t.bytes(),
+                order,
+            };
             if let Some(key) = type_key(r) {
                 pairs.push((key, id));
             }
@@ -247,7 +252,13 @@ impl BaseIndex {
             }
             table.insert(key, (start, cands.len() as u32 - start));
         }
-        BaseIndex { base, strings, table, cands, names }
+        BaseIndex {
+            base,
+            strings,
+            table,
+            cands,
+            names,
+        }
     }
 
     /// The base BTF.

@@ -33,10 +33,19 @@ const MOD_STR: u32 = 0x8000_0000;
 
 /// Rebases standalone `m` onto the base of `index` by deduplication.
 pub fn dedup(m: &Btf, index: &BaseIndex) -> Result<Rebased> {
+    dedup_impl(m, index, true)
+}
+
+/// `resolve_fwds: false` skips `btf_dedup_resolve_fwds` (libbpf before v1.1's sync
+/// with Linux 6.2), for comparisons with older libbpf builds.
+fn dedup_impl(m: &Btf, index: &BaseIndex, resolve_fwds: bool) -> Result<Rebased> {
     check_standalone(m)?;
     let base = index.base().as_ref();
     if m.byte_order() != base.byte_order() {
-        return Err(Error::rebase(None, "standalone BTF and base differ in byte order"));
+        return Err(Error::rebase(
+            None,
+            "standalone BTF and base differ in byte order",
+        ));
     }
     let k = base.last_id();
     let n = m.nr_types();
@@ -46,7 +55,9 @@ pub fn dedup(m: &Btf, index: &BaseIndex) -> Result<Rebased> {
     let mut d = Dedup::new(m, index)?;
     d.prim_types();
     d.struct_types()?;
-    d.resolve_fwds();
+    if resolve_fwds {
+        d.resolve_fwds();
+    }
     d.ref_types()?;
     d.finish()
 }
@@ -67,7 +78,11 @@ impl<'m> Strings<'m> {
         let mut used = Vec::new();
         for t in m.types() {
             let rec = t.bytes();
-            used.extend(t.str_field_offsets().map(|o| order.u32_at(rec, o)).filter(|&s| s != 0));
+            used.extend(
+                t.str_field_offsets()
+                    .map(|o| order.u32_at(rec, o))
+                    .filter(|&s| s != 0),
+            );
         }
         used.sort_unstable();
         used.dedup();
@@ -145,7 +160,9 @@ impl<'a> Dedup<'a> {
             let self_canon = matches!(kind, Some(Kind::Var) | Some(Kind::Datasec));
             map.push(if self_canon { k + t.id() } else { UNPROCESSED });
             let Some(kind) = kind else { continue };
-            let Some(rec) = work.get_mut(off..off + t.record_size()) else { continue };
+            let Some(rec) = work.get_mut(off..off + t.record_size()) else {
+                continue;
+            };
             remap_record(
                 rec,
                 kind,
@@ -191,13 +208,19 @@ impl<'a> Dedup<'a> {
             let i = (id - self.k - 1) as usize;
             match self.offs.get(i) {
                 Some(&off) => {
-                    let end = self.offs.get(i + 1).map_or(self.work.len(), |&e| e as usize);
+                    let end = self
+                        .offs
+                        .get(i + 1)
+                        .map_or(self.work.len(), |&e| e as usize);
                     self.work.get(off as usize..end).unwrap_or(&VOID_RECORD)
                 }
                 None => &VOID_RECORD,
             }
         };
-        Rec { b, order: self.order }
+        Rec {
+            b,
+            order: self.order,
+        }
     }
 
     #[inline]
@@ -256,6 +279,9 @@ impl<'a> Dedup<'a> {
         out.extend_from_slice(self.index.candidates(key));
         if let Some(own) = self.table.get(&key) {
             out.extend_from_slice(own);
+        }
+        if cfg!(test) && std::env::var_os("BTFX_HIGHEST_FIRST").is_some() {
+            out.reverse();
         }
         out
     }
@@ -344,7 +370,9 @@ impl<'a> Dedup<'a> {
         if !matches!(t.kind(), K_STRUCT | K_UNION) {
             return Ok(());
         }
-        let Some(key) = type_key(t) else { return Ok(()) };
+        let Some(key) = type_key(t) else {
+            return Ok(());
+        };
         let cands = self.candidates(key);
         let mut new_id = id;
         let mut result = Ok(());
@@ -408,7 +436,11 @@ impl<'a> Dedup<'a> {
                 continue;
             }
             let canon_id = self.resolve_fwd(canon_id);
-            let hypot = self.hypot.get(canon_id as usize).copied().unwrap_or(UNPROCESSED);
+            let hypot = self
+                .hypot
+                .get(canon_id as usize)
+                .copied()
+                .unwrap_or(UNPROCESSED);
             if hypot <= MAX_MAPPED {
                 if hypot == cand_id
                     || self.identical_arrays(hypot, cand_id)
@@ -528,7 +560,11 @@ impl<'a> Dedup<'a> {
     fn merge_hypot(&mut self) {
         for i in 0..self.hypot_list.len() {
             let canon = self.hypot_list[i];
-            let targ = self.hypot.get(canon as usize).copied().unwrap_or(UNPROCESSED);
+            let targ = self
+                .hypot
+                .get(canon as usize)
+                .copied()
+                .unwrap_or(UNPROCESSED);
             let t_id = self.resolve(targ);
             let c_id = self.resolve(canon);
             let t_kind = self.kind_of(t_id);
@@ -635,7 +671,10 @@ impl<'a> Dedup<'a> {
         ) {
             return Err(self.fail(
                 id,
-                format!("libbpf btf__dedup fails (EINVAL): unexpected {} type", kind_name(kind)),
+                format!(
+                    "libbpf btf__dedup fails (EINVAL): unexpected {} type",
+                    kind_name(kind)
+                ),
             ));
         }
         self.set_map(id, IN_PROGRESS);
@@ -749,7 +788,10 @@ impl<'a> Dedup<'a> {
             if r <= k {
                 Some(r)
             } else {
-                new_of.get((r - k - 1) as usize).copied().filter(|&x| x != 0)
+                new_of
+                    .get((r - k - 1) as usize)
+                    .copied()
+                    .filter(|&x| x != 0)
             }
         };
         let mut id_map = Vec::with_capacity(n + 1);
@@ -758,7 +800,10 @@ impl<'a> Dedup<'a> {
             match final_id(k + x) {
                 Some(v) => id_map.push(v),
                 None => {
-                    return Err(Error::rebase(Some(x), "dedup left a type without a canonical image"))
+                    return Err(Error::rebase(
+                        Some(x),
+                        "dedup left a type without a canonical image",
+                    ))
                 }
             }
         }
@@ -772,7 +817,9 @@ impl<'a> Dedup<'a> {
                 return Ok(canon);
             }
             let i = (canon & !MOD_STR) as usize;
-            let Some(slot) = own_out.get_mut(i) else { return Ok(0) };
+            let Some(slot) = own_out.get_mut(i) else {
+                return Ok(0);
+            };
             if *slot == u32::MAX {
                 let off = u64::from(l) + bytes.len() as u64;
                 if off > u64::from(limits::MAX_NAME_OFFSET) {
@@ -834,7 +881,11 @@ impl<'a> Dedup<'a> {
             str_map.push((old, out_str(canon, &mut str_bytes)?));
         }
         let btf = w.finish(&str_bytes);
-        Ok(Rebased { btf, id_map, str_map })
+        Ok(Rebased {
+            btf,
+            id_map,
+            str_map,
+        })
     }
 
     fn fail(&self, id: u32, msg: impl Into<String>) -> Error {
@@ -874,7 +925,8 @@ fn equal_enum(a: Rec<'_>, b: Rec<'_>) -> bool {
         return false;
     }
     let (step, words) = if a.kind() == K_ENUM { (8, 2) } else { (12, 3) };
-    (0..a.vlen()).all(|i| (0..words).all(|j| a.w(12 + step * i + 4 * j) == b.w(12 + step * i + 4 * j)))
+    (0..a.vlen())
+        .all(|i| (0..words).all(|j| a.w(12 + step * i + 4 * j) == b.w(12 + step * i + 4 * j)))
 }
 
 /// `btf_is_enum_fwd`.
@@ -888,7 +940,9 @@ fn compat_enum(a: Rec<'_>, b: Rec<'_>) -> bool {
     if !is_enum_fwd(a) && !is_enum_fwd(b) {
         return equal_enum(a, b);
     }
-    a.name() == b.name() && matches!(a.kind(), K_ENUM | K_ENUM64) && matches!(b.kind(), K_ENUM | K_ENUM64)
+    a.name() == b.name()
+        && matches!(a.kind(), K_ENUM | K_ENUM64)
+        && matches!(b.kind(), K_ENUM | K_ENUM64)
 }
 
 /// `btf_shallow_equal_struct`: common part, member names and offsets.
@@ -932,4 +986,73 @@ fn compat_fnproto(a: Rec<'_>, b: Rec<'_>) -> bool {
         let o = 12 + 8 * i;
         a.w(o) == b.w(o)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// One record rendered with string fields resolved (for comparing split BTF made
+    /// with different string tables).
+    fn render(btf: &Btf, id: u32) -> String {
+        let Some(t) = btf.type_by_id(id) else {
+            return "void".into();
+        };
+        let order = btf.byte_order();
+        let rec = t.bytes();
+        let strs: Vec<usize> = t.str_field_offsets().collect();
+        let mut out = String::new();
+        for off in (0..rec.len()).step_by(4) {
+            let w = order.u32_at(rec, off);
+            if strs.contains(&off) {
+                let s = btf.str_at(w).unwrap_or(b"<bad>");
+                out.push_str(&format!("'{}' ", String::from_utf8_lossy(s)));
+            } else {
+                out.push_str(&format!("{w:#x} "));
+            }
+        }
+        out
+    }
+
+    /// Compares our dedup with libbpf's output (made by a C harness calling
+    /// `btf__new_empty_split` + `btf__add_btf` + `btf__dedup`):
+    /// BTFX_BASE=vmlinux BTFX_MOD=standalone BTFX_LIBBPF=libbpf-split cargo test ... -- --ignored
+    #[test]
+    #[ignore]
+    fn compare_with_libbpf_output() {
+        let (Ok(b), Ok(mp), Ok(lp)) = (
+            std::env::var("BTFX_BASE"),
+            std::env::var("BTFX_MOD"),
+            std::env::var("BTFX_LIBBPF"),
+        ) else {
+            eprintln!("BTFX_BASE/BTFX_MOD/BTFX_LIBBPF not set");
+            return;
+        };
+        let base = Arc::new(Btf::from_slice(&std::fs::read(b).unwrap(), None).unwrap());
+        let m = Btf::from_slice(&std::fs::read(mp).unwrap(), None).unwrap();
+        let lib = Btf::from_slice(&std::fs::read(lp).unwrap(), Some(base.clone())).unwrap();
+        let index = BaseIndex::new(base.clone());
+        let r = dedup_impl(&m, &index, std::env::var_os("BTFX_NO_RESOLVE_FWDS").is_none()).unwrap();
+        let ours = Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
+        eprintln!(
+            "module types {}, kept: ours {}, libbpf {}",
+            m.nr_types(),
+            ours.nr_types(),
+            lib.nr_types()
+        );
+        let mut diffs = 0;
+        for id in base.type_cnt()..ours.type_cnt().max(lib.type_cnt()) {
+            let (a, b) = (render(&ours, id), render(&lib, id));
+            if a != b {
+                diffs += 1;
+                if diffs <= 10 {
+                    eprintln!("[{id}]\n  ours:   {a}\n  libbpf: {b}");
+                }
+            }
+        }
+        eprintln!("{diffs} differing records");
+        assert_eq!(diffs, 0);
+        assert_eq!(ours.nr_types(), lib.nr_types());
+    }
 }

@@ -104,7 +104,9 @@ fn word_role(kind: Kind, off: usize) -> Role {
 /// Whether two bases can be compared by id: the same object, or identical bytes.
 pub fn same_base(a: Option<&Arc<Btf>>, b: Option<&Arc<Btf>>) -> bool {
     match (a, b) {
-        (Some(x), Some(y)) => Arc::ptr_eq(x, y) || (x.raw() == y.raw() && same_base(x.base(), y.base())),
+        (Some(x), Some(y)) => {
+            Arc::ptr_eq(x, y) || (x.raw() == y.raw() && same_base(x.base(), y.base()))
+        }
         (None, None) => true,
         _ => false,
     }
@@ -116,10 +118,17 @@ pub fn classify(graphs: &[&Btf]) -> Classes {
     let mut sides = Vec::with_capacity(graphs.len());
     let mut n = 0u32;
     for g in graphs {
-        sides.push(Side { btf: g, first_node: n });
+        sides.push(Side {
+            btf: g,
+            first_node: n,
+        });
         n += g.nr_types();
     }
-    let shared_last = graphs.iter().map(|g| g.start_id().saturating_sub(1)).max().unwrap_or(0);
+    let shared_last = graphs
+        .iter()
+        .map(|g| g.start_id().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
     let first_class = shared_last + 1;
     let node_of = |side: &Side<'_>, id: u32| -> u32 {
         // Class slots: ids of the shared base keep their id; own nodes are offset.
@@ -142,7 +151,11 @@ pub fn classify(graphs: &[&Btf]) -> Classes {
             for id in t.referenced_ids() {
                 refs.push(if id < side.btf.start_id() || id > side.btf.last_id() {
                     // void, a shared base id, or dangling (its own fixed class)
-                    Ref::Fixed(if id > side.btf.last_id() { u32::MAX } else { id })
+                    Ref::Fixed(if id > side.btf.last_id() {
+                        u32::MAX
+                    } else {
+                        id
+                    })
                 } else {
                     Ref::Node(node_of(side, id))
                 });
@@ -179,8 +192,15 @@ pub fn classify(graphs: &[&Btf]) -> Classes {
         }
         count = sig.len();
     }
-    let sides = sides.iter().map(|s| (s.first_node, s.btf.start_id(), s.btf.nr_types())).collect();
-    Classes { class, sides, shared_last }
+    let sides = sides
+        .iter()
+        .map(|s| (s.first_node, s.btf.start_id(), s.btf.nr_types()))
+        .collect();
+    Classes {
+        class,
+        sides,
+        shared_last,
+    }
 }
 
 /// The outcome of [`equivalent`].
@@ -194,7 +214,11 @@ pub struct Equivalence {
 
 fn describe(t: &TypeRef<'_>) -> String {
     let name = t.name();
-    let name = if name.is_empty() { "(anon)".into() } else { String::from_utf8_lossy(name) };
+    let name = if name.is_empty() {
+        "(anon)".into()
+    } else {
+        String::from_utf8_lossy(name)
+    };
     format!("[{}] {} '{}'", t.id(), t.kind_name(), name)
 }
 
@@ -214,7 +238,11 @@ pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
     }
     let mut difference = None;
     if a.nr_types() != b.nr_types() {
-        difference = Some(format!("a has {} types, b has {}", a.nr_types(), b.nr_types()));
+        difference = Some(format!(
+            "a has {} types, b has {}",
+            a.nr_types(),
+            b.nr_types()
+        ));
     }
     let unmatched = |side: usize, g: &Btf, other: &Btf| -> Option<String> {
         for t in g.types() {
@@ -245,5 +273,9 @@ pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
             None => d,
         });
     }
-    Equivalence { equivalent: difference.is_none(), difference, classes }
+    Equivalence {
+        equivalent: difference.is_none(),
+        difference,
+        classes,
+    }
 }

@@ -11,7 +11,10 @@ use crate::rebase::{remap_record, Rebased};
 /// within its own string section (`btf_module_is_standalone` of the v4 proposal).
 pub fn check_standalone(m: &Btf) -> Result<()> {
     if m.is_split() {
-        return Err(Error::rebase(None, "BTF is split, not standalone: detach it first"));
+        return Err(Error::rebase(
+            None,
+            "BTF is split, not standalone: detach it first",
+        ));
     }
     let n = m.nr_types();
     let s = m.header().str_len;
@@ -22,13 +25,16 @@ pub fn check_standalone(m: &Btf) -> Result<()> {
                 format!("not standalone: type [{}] refers to id {x} > {n}", t.id()),
             ));
         }
-        let bad_str = t.str_field_offsets().map(|o| {
-            m.byte_order().u32_at(t.bytes(), o)
-        });
+        let bad_str = t
+            .str_field_offsets()
+            .map(|o| m.byte_order().u32_at(t.bytes(), o));
         if let Some(off) = bad_str.into_iter().find(|&off| off >= s) {
             return Err(Error::rebase(
                 Some(t.id()),
-                format!("not standalone: type [{}] uses string offset {off} >= {s}", t.id()),
+                format!(
+                    "not standalone: type [{}] uses string offset {off} >= {s}",
+                    t.id()
+                ),
             ));
         }
     }
@@ -45,7 +51,10 @@ pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
     if u64::from(k) + u64::from(n) > u64::from(limits::MAX_TYPE_ID) {
         return Err(Error::rebase(
             None,
-            format!("{k} base types + {n} types exceed BTF_MAX_TYPE ({:#x})", limits::MAX_TYPE_ID),
+            format!(
+                "{k} base types + {n} types exceed BTF_MAX_TYPE ({:#x})",
+                limits::MAX_TYPE_ID
+            ),
         ));
     }
     if s > 0 && u64::from(l) + u64::from(s) - 1 > u64::from(limits::MAX_NAME_OFFSET) {
@@ -58,7 +67,10 @@ pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
         ));
     }
     if m.byte_order() != base.byte_order() {
-        return Err(Error::rebase(None, "standalone BTF and base differ in byte order"));
+        return Err(Error::rebase(
+            None,
+            "standalone BTF and base differ in byte order",
+        ));
     }
     let order = m.byte_order();
     let mut out = m.raw().to_vec();
@@ -68,7 +80,9 @@ pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
     for t in m.types() {
         let start = types_at + t.section_offset();
         let Some(kind) = t.kind() else { continue };
-        let Some(rec) = out.get_mut(start..start + t.record_size()) else { continue };
+        let Some(rec) = out.get_mut(start..start + t.record_size()) else {
+            continue;
+        };
         remap_record(
             rec,
             kind,
@@ -89,5 +103,9 @@ pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
     used_strs.dedup();
     let id_map = (0..=n).map(|x| if x == 0 { 0 } else { x + k }).collect();
     let str_map = used_strs.into_iter().map(|s| (s, s + l)).collect();
-    Ok(Rebased { btf: out, id_map, str_map })
+    Ok(Rebased {
+        btf: out,
+        id_map,
+        str_map,
+    })
 }

@@ -1,0 +1,279 @@
+//! Rebase, detach, retarget and equivalence (docs/rebase.md), GIL released.
+
+use std::sync::Arc;
+
+use btfx_core::rebase::base_index::BaseIndex;
+use btfx_core::rebase::equiv::{equivalent as core_equivalent, same_base};
+use btfx_core::rebase::retarget::{retarget, BaseMap};
+use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Rebased};
+use btfx_core::Btf;
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::btf::PyBtf;
+use crate::errors::IntoPy;
+
+/// A base BTF (usually vmlinux) prepared once for many rebases: string index and dedup
+/// hashes. Immutable; share it across threads.
+#[pyclass(name = "BaseIndex", module = "btfx._native", frozen)]
+pub struct PyBaseIndex {
+    pub(crate) inner: Arc<BaseIndex>,
+    base: Py<PyBtf>,
+}
+
+#[pymethods]
+impl PyBaseIndex {
+    #[new]
+    fn new(py: Python<'_>, base: Py<PyBtf>) -> PyResult<Self> {
+        let b = base.get().inner.clone();
+        let inner = py.detach(move || BaseIndex::new(b));
+        Ok(PyBaseIndex { inner: Arc::new(inner), base })
+    }
+
+    #[getter]
+    fn base(&self, py: Python<'_>) -> Py<PyBtf> {
+        self.base.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<btfx.BaseIndex over {} base types>", self.base.get().inner.nr_types())
+    }
+}
+
+/// Old base id → unique structurally equivalent new base id (0: none or ambiguous).
+#[pyclass(name = "BaseMap", module = "btfx._native", frozen)]
+pub struct PyBaseMap {
+    pub(crate) inner: Arc<BaseMap>,
+}
+
+#[pymethods]
+impl PyBaseMap {
+    #[new]
+    fn new(py: Python<'_>, old_base: Py<PyBtf>, new_base: Py<PyBtf>) -> PyResult<Self> {
+        let (o, n) = (old_base.get().inner.clone(), new_base.get().inner.clone());
+        let inner = py.detach(move || BaseMap::new(&o, &n)).py_err(py)?;
+        Ok(PyBaseMap { inner: Arc::new(inner) })
+    }
+
+    fn __getitem__(&self, id: u32) -> PyResult<u32> {
+        if id as usize >= self.inner.as_slice().len() {
+            return Err(PyIndexError::new_err(format!("old base id {id} out of range")));
+        }
+        Ok(self.inner.get(id))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.as_slice().len()
+    }
+
+    /// Number of old base types with a unique counterpart.
+    #[getter]
+    fn mapped(&self) -> usize {
+        self.inner.mapped()
+    }
+
+    fn to_list(&self) -> Vec<u32> {
+        self.inner.as_slice().to_vec()
+    }
+}
+
+/// What a rebase produced: the new BTF, and where every old id and string went.
+#[pyclass(name = "RebaseResult", module = "btfx._native", frozen)]
+pub struct PyRebaseResult {
+    btf: Py<PyBtf>,
+    id_map: Vec<u32>,
+    str_map: Vec<(u32, u32)>,
+}
+
+#[pymethods]
+impl PyRebaseResult {
+    /// The new BTF (split on the target base; standalone for `detach`).
+    #[getter]
+    fn btf(&self, py: Python<'_>) -> Py<PyBtf> {
+        self.btf.clone_ref(py)
+    }
+
+    /// Old id → new id, as a list indexed by old id (0 → 0; 0 also for no image).
+    #[getter]
+    fn id_map(&self) -> Vec<u32> {
+        self.id_map.clone()
+    }
+
+    /// Old string offset → new string offset, for every string the old BTF used.
+    #[getter]
+    fn str_map<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for &(o, n) in &self.str_map {
+            d.set_item(o, n)?;
+        }
+        Ok(d)
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.btf.get().inner.raw())
+    }
+
+    fn __repr__(&self) -> String {
+        let b = &self.btf.get().inner;
+        format!(
+            "<btfx.RebaseResult {} types from id {}, {} bytes>",
+            b.nr_types(),
+            b.start_id(),
+            b.raw().len()
+        )
+    }
+}
+
+fn finish(py: Python<'_>, r: Rebased, base: Option<Py<PyBtf>>) -> PyResult<PyRebaseResult> {
+    let base_inner = base.as_ref().map(|b| b.get().inner.clone());
+    let Rebased { btf, id_map, str_map } = r;
+    let parsed = py.detach(move || Btf::parse(Arc::new(btf), base_inner)).py_err(py)?;
+    let btf = Py::new(py, PyBtf::wrap(Arc::new(parsed), base))?;
+    Ok(PyRebaseResult { btf, id_map, str_map })
+}
+
+/// Base given as a `Btf` or a prepared `BaseIndex`.
+fn index_of(py: Python<'_>, base: &Bound<'_, PyAny>) -> PyResult<(Arc<BaseIndex>, Py<PyBtf>)> {
+    if let Ok(ix) = base.downcast::<PyBaseIndex>() {
+        let ix = ix.get();
+        return Ok((ix.inner.clone(), ix.base.clone_ref(py)));
+    }
+    let b: Py<PyBtf> = base.extract()?;
+    let inner = b.get().inner.clone();
+    Ok((Arc::new(py.detach(move || BaseIndex::new(inner))), b))
+}
+
+/// Rebases standalone BTF onto `base` (a `Btf` or a `BaseIndex`). `mode="dedup"` (default)
+/// maps types equivalent to base types onto the base ids, like libbpf's `btf__dedup` on
+/// split BTF; `mode="shift"` moves every id and string offset past the base.
+#[pyfunction]
+#[pyo3(signature = (standalone, base, mode="dedup"))]
+pub fn rebase(
+    py: Python<'_>,
+    standalone: Py<PyBtf>,
+    base: &Bound<'_, PyAny>,
+    mode: &str,
+) -> PyResult<PyRebaseResult> {
+    let m = standalone.get().inner.clone();
+    match mode {
+        "shift" => {
+            let b: Py<PyBtf> = match base.downcast::<PyBaseIndex>() {
+                Ok(ix) => ix.get().base.clone_ref(py),
+                Err(_) => base.extract()?,
+            };
+            let bi = b.get().inner.clone();
+            let r = py.detach(move || shift(&m, &bi)).py_err(py)?;
+            finish(py, r, Some(b))
+        }
+        "dedup" => {
+            let (ix, b) = index_of(py, base)?;
+            let r = py.detach(move || dedup(&m, &ix)).py_err(py)?;
+            finish(py, r, Some(b))
+        }
+        other => Err(PyValueError::new_err(format!(
+            "mode must be 'dedup' or 'shift', not {other:?}"
+        ))),
+    }
+}
+
+/// Re-parses `btf` on `base` when it was parsed without one.
+fn on_base(py: Python<'_>, btf: Py<PyBtf>, base: Option<Py<PyBtf>>) -> PyResult<Py<PyBtf>> {
+    match base {
+        Some(b) if !btf.get().inner.is_split() => {
+            let raw = btf.get().inner.raw().to_vec();
+            let bi = b.get().inner.clone();
+            let parsed = py.detach(move || Btf::parse(Arc::new(raw), Some(bi))).py_err(py)?;
+            Py::new(py, PyBtf::wrap(Arc::new(parsed), Some(b)))
+        }
+        _ => Ok(btf),
+    }
+}
+
+/// Detaches split BTF from its base: the split types plus every base type they reach,
+/// renumbered from 1. `base` is needed only if `split` was parsed without it.
+#[pyfunction]
+#[pyo3(signature = (split, base=None))]
+pub fn detach_btf(
+    py: Python<'_>,
+    split: Py<PyBtf>,
+    base: Option<Py<PyBtf>>,
+) -> PyResult<PyRebaseResult> {
+    let split = on_base(py, split, base)?;
+    let s = split.get().inner.clone();
+    let r = py.detach(move || detach(&s)).py_err(py)?;
+    finish(py, r, None)
+}
+
+/// Moves split BTF from `old_base` onto `new_base` (a `Btf` or `BaseIndex`); the id map
+/// covers old base ids and old split ids. Pass a `BaseMap(old_base, new_base)` to map
+/// base ids the split BTF does not reach as well (computed once per kernel pair).
+#[pyfunction]
+#[pyo3(signature = (split, old_base, new_base, *, base_map=None))]
+pub fn retarget_btf(
+    py: Python<'_>,
+    split: Py<PyBtf>,
+    old_base: Option<Py<PyBtf>>,
+    new_base: &Bound<'_, PyAny>,
+    base_map: Option<Py<PyBaseMap>>,
+) -> PyResult<PyRebaseResult> {
+    let split = on_base(py, split, old_base)?;
+    let (ix, b) = index_of(py, new_base)?;
+    let s = split.get().inner.clone();
+    let map = base_map.map(|m| m.get().inner.clone());
+    let r = py.detach(move || retarget(&s, &ix, map.as_deref())).py_err(py)?;
+    finish(py, r, Some(b))
+}
+
+/// The outcome of `equivalent`: truthy when equivalent, with `difference` otherwise.
+#[pyclass(name = "Equivalence", module = "btfx._native", frozen)]
+pub struct PyEquivalence {
+    #[pyo3(get)]
+    equivalent: bool,
+    #[pyo3(get)]
+    difference: Option<String>,
+}
+
+#[pymethods]
+impl PyEquivalence {
+    fn __bool__(&self) -> bool {
+        self.equivalent
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.difference {
+            None => "<btfx.Equivalence: equivalent>".into(),
+            Some(d) => format!("<btfx.Equivalence: different: {d}>"),
+        }
+    }
+}
+
+/// Structural equivalence of two BTF graphs (own types paired one-to-one, references
+/// equivalent). With different bases, both sides are compared detached.
+#[pyfunction]
+#[pyo3(signature = (a, b, a_base=None, b_base=None))]
+pub fn equivalent(
+    py: Python<'_>,
+    a: Py<PyBtf>,
+    b: Py<PyBtf>,
+    a_base: Option<Py<PyBtf>>,
+    b_base: Option<Py<PyBtf>>,
+) -> PyResult<PyEquivalence> {
+    let a = on_base(py, a, a_base)?.get().inner.clone();
+    let b = on_base(py, b, b_base)?.get().inner.clone();
+    let e = py
+        .detach(move || -> btfx_core::Result<_> {
+            if same_base(a.base(), b.base()) {
+                return Ok(core_equivalent(&a, &b));
+            }
+            let da = if a.is_split() { Btf::from_slice(&detach(&a)?.btf, None)? } else { strip(&a)? };
+            let db = if b.is_split() { Btf::from_slice(&detach(&b)?.btf, None)? } else { strip(&b)? };
+            Ok(core_equivalent(&da, &db))
+        })
+        .py_err(py)?;
+    Ok(PyEquivalence { equivalent: e.equivalent, difference: e.difference })
+}
+
+fn strip(b: &Btf) -> btfx_core::Result<Btf> {
+    Btf::from_slice(b.raw(), None)
+}

@@ -7,8 +7,8 @@
 #   make format   cargo fmt + ruff format
 #   make lint     cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
 #   make bench    benches/bench.py
-#   make fuzz     cargo +nightly fuzz, every target of rust/fuzz for FUZZ_SECONDS each
-#                 (or FUZZ_TARGET=name)
+#   make fuzz     cargo fuzz, every target of rust/fuzz for FUZZ_SECONDS (60) each
+#                 (or FUZZ_TARGET=name); part of `make test`
 
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
@@ -29,11 +29,11 @@ export PIP_ROOT_USER_ACTION := ignore
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt-deps pip-deps corpus build format lint test cargo-test pytest bench fuzz clean
+.PHONY: all deps apt-deps pip-deps fuzz-deps corpus build format lint test cargo-test pytest bench fuzz clean
 
 all: build
 
-deps: apt-deps pip-deps corpus
+deps: apt-deps pip-deps fuzz-deps corpus
 
 apt-deps:
 	$(SUDO) apt-get update -q
@@ -44,7 +44,7 @@ pip-deps:
 	$(PIP) install -q $(PIP_PACKAGES)
 
 corpus:
-	PYTHON=$(PYTHON) bash scripts/fetch-corpus.sh
+	PYTHON=$(PYTHON) BTFX_CORPUS_KERNELS="$${BTFX_CORPUS_KERNELS:-6.1 6.12}" bash scripts/fetch-corpus.sh
 
 # pip builds the extension in release mode (maturin backend, see pyproject.toml) and installs
 # btfx in editable mode: Python sources are used in place, the extension lands in python/btfx.
@@ -68,22 +68,27 @@ cargo-test:
 pytest: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-test: lint cargo-test pytest
+test: lint cargo-test pytest fuzz
 
 bench: build
 	$(PYTHON) benches/bench.py
 
-fuzz:
-	@if [ ! -d $(FUZZ_DIR) ]; then \
-		echo "make fuzz: $(FUZZ_DIR) does not exist yet (no fuzz targets to run)"; exit 1; fi
-	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || { \
-		echo "make fuzz: needs the nightly toolchain and cargo-fuzz:" \
-			"rustup toolchain install nightly && cargo install cargo-fuzz"; exit 1; }
+# cargo-fuzz needs nightly-only rustc flags; RUSTC_BOOTSTRAP lets the stable toolchain
+# (the only one on our machines) accept them. Seeds: the bundled sample BTF.
+FUZZ_ENV := RUSTC_BOOTSTRAP=1
+FUZZ_SEEDS := $(FUZZ_DIR)/seeds
+
+fuzz-deps:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-fuzz
+
+fuzz: fuzz-deps
+	@mkdir -p $(FUZZ_SEEDS) && cp python/btfx/data/sample.btf $(FUZZ_SEEDS)/
 	@set -e; targets="$(FUZZ_TARGET)"; \
-	if [ -z "$$targets" ]; then targets=$$($(CARGO) +nightly fuzz list --fuzz-dir $(FUZZ_DIR)); fi; \
+	if [ -z "$$targets" ]; then targets=$$($(FUZZ_ENV) $(CARGO) fuzz list --fuzz-dir $(FUZZ_DIR)); fi; \
 	for t in $$targets; do \
 		echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
-		$(CARGO) +nightly fuzz run --fuzz-dir $(FUZZ_DIR) $$t -- -max_total_time=$(FUZZ_SECONDS); \
+		$(FUZZ_ENV) $(CARGO) fuzz run --fuzz-dir $(FUZZ_DIR) -O $$t $(FUZZ_SEEDS) -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	done
 
 clean:

@@ -53,8 +53,9 @@ def load_libbpf() -> Optional[ctypes.CDLL]:
         return None
     lib.btf__new.restype = ctypes.c_void_p
     lib.btf__new.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-    lib.btf__new_split.restype = ctypes.c_void_p
-    lib.btf__new_split.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p]
+    # libbpf 1.1 (Debian bookworm) has no btf__new_split: split BTF is read from a file.
+    lib.btf__parse_raw_split.restype = ctypes.c_void_p
+    lib.btf__parse_raw_split.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     lib.btf__free.argtypes = [ctypes.c_void_p]
     lib.btf__free.restype = None
     return lib
@@ -157,16 +158,19 @@ def main() -> int:
         if libbpf is not None:
             bbuf = ctypes.create_string_buffer(open(args.module_base, "rb").read())
             lbase = libbpf.btf__new(bbuf, len(bbuf) - 1)
-            mbuf = ctypes.create_string_buffer(mod, len(mod))
+            mpath = os.fsencode(args.module)
 
             def libbpf_split() -> None:
-                p = libbpf.btf__new_split(mbuf, len(mod), lbase)
+                p = libbpf.btf__parse_raw_split(mpath, lbase)
                 if not p:
-                    raise OSError(ctypes.get_errno(), "btf__new_split failed")
+                    raise OSError(ctypes.get_errno(), "btf__parse_raw_split failed")
                 libbpf.btf__free(p)
 
             t_lsplit = best_of(libbpf_split, args.repeat, number=50)
-            print(f"libbpf btf__new_split             {fmt(t_lsplit)} per call")
+            t_file = best_of(lambda: btfx.Btf.from_file(args.module, base), args.repeat,
+                             number=50)
+            print(f"btfx Btf.from_file(module, base)  {fmt(t_file)} per call")
+            print(f"libbpf btf__parse_raw_split(file) {fmt(t_lsplit)} per call")
             libbpf.btf__free(lbase)
     return 0
 

@@ -733,8 +733,13 @@ def _ensure(draw, m: Model, kind: int) -> int:
         INT: T(INT, "long int", 8, data=[(INT_SIGNED << 24) | 64]),
         PTR: T(PTR, None, i32),
         ARRAY: T(ARRAY, None, 0, data=[(i32, i32, 2)]),
-        STRUCT: T(STRUCT, "s", 12, kflag=draw(st.integers(0, 1)),
-                  data=[("a", i32, 0), ("b", i32, 32), (None, i32, 64)]),
+        STRUCT: T(
+            STRUCT,
+            "s",
+            12,
+            kflag=draw(st.integers(0, 1)),
+            data=[("a", i32, 0), ("b", i32, 32), (None, i32, 64)],
+        ),
         UNION: T(UNION, None, 4, data=[("a", i32, 0), ("b", i32, 0)]),
         ENUM: T(ENUM, "e", 4, kflag=1, data=[("A", -1), ("B", 2)]),
         ENUM64: T(ENUM64, None, 8, data=[("C", 2**40), ("D", 0)]),
@@ -753,12 +758,19 @@ def _ensure(draw, m: Model, kind: int) -> int:
     elif kind == FUNC:
         _append(m, T(FUNC_PROTO, None, 0, data=[("x", i32)]), T(FUNC, "fn", nid, vlen=1))
     elif kind == DATASEC:
-        _append(m, T(VAR, "v1", i32, data=[0]), T(VAR, "v2", i32, data=[1]),
-                T(DATASEC, ".bss", 16, data=[(nid, 0, 4), (nid + 1, 8, 4)]))
+        _append(
+            m,
+            T(VAR, "v1", i32, data=[0]),
+            T(VAR, "v2", i32, data=[1]),
+            T(DATASEC, ".bss", 16, data=[(nid, 0, 4), (nid + 1, 8, 4)]),
+        )
     else:
         assert kind == DECL_TAG
-        _append(m, T(STRUCT, "s", 4, data=[("a", i32, 0)]),
-                T(DECL_TAG, "tag", nid, data=[draw(st.integers(-1, 0))]))
+        _append(
+            m,
+            T(STRUCT, "s", 4, data=[("a", i32, 0)]),
+            T(DECL_TAG, "tag", nid, data=[draw(st.integers(-1, 0))]),
+        )
     return len(m.types) - 1
 
 
@@ -935,8 +947,7 @@ def _meta_mutation(draw, m: Model) -> Invalid:
     """Phase 1: one record made invalid in place; reported at that id in both levels."""
     slen = m.start_str_off + str_len_of(m)  # first out-of-range offset
     bad_ident = draw(st.sampled_from(BAD_IDENTS))
-    what = draw(st.sampled_from(
-        [f"kind{k}" for k in KIND_NAMES] + ["name_off_range", "big_vlen"]))
+    what = draw(st.sampled_from([f"kind{k}" for k in KIND_NAMES] + ["name_off_range", "big_vlen"]))
     if what == "name_off_range":
         i = draw(st.integers(0, len(m.types) - 1))
         m.types[i] = replace(m.types[i], name=draw(st.integers(slen, slen + 100)))

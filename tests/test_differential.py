@@ -226,15 +226,28 @@ BOUNDARIES = {
     "chain40_descending": (lambda: _chain(40, False), {}),
     # M1: vlen > 0xFFFF only with wide=True
     "vlen_0x10000": (
-        lambda: btfgen.serialize(btfgen.Model([_INT, btfgen.T(
-            btfgen.UNION, "u", 4, data=[(f"m{i}", 1, 0) for i in range(0x10000)])])),
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.UNION, "u", 4, data=[(f"m{i}", 1, 0) for i in range(0x10000)]),
+                ]
+            )
+        ),
         {("strict", False): (V, 2), ("module", False): (V, 2)},
     ),
     # R6: FUNC entries are allowed in a DATASEC
     "datasec_func": (
-        lambda: btfgen.serialize(btfgen.Model([
-            _INT, btfgen.T(btfgen.FUNC_PROTO, None, 0), btfgen.T(btfgen.FUNC, "f", 2, vlen=1),
-            btfgen.T(btfgen.DATASEC, ".ksyms", 4, data=[(3, 0, 4)])])),
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.FUNC_PROTO, None, 0),
+                    btfgen.T(btfgen.FUNC, "f", 2, vlen=1),
+                    btfgen.T(btfgen.DATASEC, ".ksyms", 4, data=[(3, 0, 4)]),
+                ]
+            )
+        ),
         {},
     ),
     # H6/H7: a longer header with a zero tail is fine
@@ -243,7 +256,9 @@ BOUNDARIES = {
     # (str_len = 1 + (n + 1) + 4 for "int": n = 0xFFFFFA gives str_len 0x1000000)
     "strings_max": (lambda: _big_strings(0xFFFFFA), {}),
     "strings_too_large": (
-        lambda: _big_strings(0xFFFFFB), {k: (V, None) for k in ("strict", "module")}),
+        lambda: _big_strings(0xFFFFFB),
+        {k: (V, None) for k in ("strict", "module")},
+    ),
 }
 
 

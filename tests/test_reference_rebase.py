@@ -393,6 +393,27 @@ def _assert_same_as_libbpf(ours: Btf, theirs: Btf) -> None:
     assert eq, eq.difference
 
 
+def _has_identical_types(b: Btf) -> bool:
+    """Whether two types of standalone ``b`` are structurally equivalent."""
+    part = Partition([Side("x", b, None, range(1, b.last_id + 1))], shared_base=False)
+    return len(set(part.cls.values())) < b.last_id
+
+
+def _enum_fwd_tie(m: Btf, base: Btf) -> bool:
+    """Whether an enum forward declaration of ``m`` could resolve to several full enums
+    (a tie the contract breaks by lowest id and libbpf by hash-map order)."""
+    full: dict = {}
+    for b in (base, m):
+        for t in b.types:
+            if t.kind in (ENUM, ENUM64) and t.vlen:
+                key = (b.str_at(t.name_off), t.words[1:])
+                full.setdefault(b.str_at(t.name_off), set()).add(key)
+    return any(
+        t.kind in (ENUM, ENUM64) and not t.vlen and len(full.get(m.str_at(t.name_off), ())) > 1
+        for t in m.types
+    )
+
+
 def _check_against_libbpf(m_bytes: bytes, base_bytes: bytes, base_btf: Btf | None = None):
     base_btf = base_btf or Btf.from_bytes(base_bytes)
     ours = rebase(Btf.from_bytes(m_bytes), base_btf, mode="dedup")
@@ -407,11 +428,16 @@ def _check_against_libbpf(m_bytes: bytes, base_bytes: bytes, base_btf: Btf | Non
 @settings(max_examples=40, suppress_health_check=list(HealthCheck), deadline=None)
 @given(btfgen.valid_btf(byteorder="little"), btfgen.valid_btf(byteorder="little"))
 def test_dedup_matches_libbpf_generated(m_bytes, base_bytes):
-    # like vmlinux, the base is deduplicated: with identical base types the result depends
-    # on the tie-break (libbpf: latest candidate, the contract: lowest id)
-    assume(base_bytes[4] == 24)  # libbpf 1.1 mangles the layout fields of longer headers
-    base_bytes = libbpf.dedup(base_bytes)
-    m = Btf.from_bytes(m_bytes)
+    # Like vmlinux and real modules, both inputs are deduplicated first.  Inputs that keep
+    # structurally identical types after that are skipped: there the result depends on
+    # choices the contract fixes differently from this libbpf (ties between identical
+    # candidates: lowest id vs hash-map order; identical copies met by the equivalence walk:
+    # btf_dedup_identical_types, which libbpf < 1.6 lacks), see _assert_same_as_libbpf.
+    assume(base_bytes[4] == 24 and m_bytes[4] == 24)  # libbpf 1.1 mangles longer headers
+    base_bytes, m_bytes = libbpf.dedup(base_bytes), libbpf.dedup(m_bytes)
+    m, b = Btf.from_bytes(m_bytes), Btf.from_bytes(base_bytes)
+    assume(not _has_identical_types(b) and not _has_identical_types(m))
+    assume(not _enum_fwd_tie(m, b))
     try:
         ours = rebase(m, Btf.from_bytes(base_bytes))
     except BtfError:
@@ -431,6 +457,7 @@ def test_dedup_matches_libbpf_generated(m_bytes, base_bytes):
 def test_dedup_onto_itself_maps_everything_to_base(m_bytes):
     assume(m_bytes[4] == 24)  # libbpf 1.1 mangles the layout fields of longer headers
     m_bytes = libbpf.dedup(m_bytes)
+    assume(not _has_identical_types(Btf.from_bytes(m_bytes)))
     ours, _ = _check_against_libbpf(m_bytes, m_bytes)
     assert ours.btf.nr_types <= ours.btf.base.nr_types
 

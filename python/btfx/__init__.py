@@ -10,9 +10,30 @@ import os
 from typing import Optional, Union
 
 from . import errors
-from ._native import Btf, EnumValue, Member, Param, Type, VarSecinfo
+from ._native import (
+    BaseIndex,
+    BaseMap,
+    Btf,
+    EnumValue,
+    Equivalence,
+    Member,
+    Param,
+    RebaseResult,
+    Type,
+    VarSecinfo,
+    equivalent,
+    rebase,
+    retarget_btf,
+)
+from ._native import detach_btf as detach
 from ._native import __version__ as __version__
-from .errors import BtfElfError, BtfError, BtfFormatError, BtfValidationError
+from .errors import (
+    BtfElfError,
+    BtfError,
+    BtfFormatError,
+    BtfRebaseError,
+    BtfValidationError,
+)
 
 __all__ = [
     "Btf",
@@ -25,6 +46,15 @@ __all__ = [
     "BtfFormatError",
     "BtfValidationError",
     "BtfElfError",
+    "BtfRebaseError",
+    "BaseIndex",
+    "BaseMap",
+    "RebaseResult",
+    "Equivalence",
+    "rebase",
+    "detach",
+    "retarget_btf",
+    "equivalent",
     "errors",
     "load",
     "vmlinux",

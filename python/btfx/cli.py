@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from importlib import resources
 from typing import List, Optional
 
-from . import Btf, VMLINUX_PATH
+from . import VMLINUX_PATH, BaseIndex, Btf, detach, equivalent, rebase, retarget_btf
 from .errors import BtfError
 
 
@@ -59,6 +60,71 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_atomically(path: str, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file in the same directory + rename,
+    so readers never see a half-written file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".btfx-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _report(args: argparse.Namespace, result, what: str) -> int:
+    write_atomically(args.output, result.to_bytes())
+    new = result.btf
+    if args.id_map:
+        write_atomically(args.id_map, json.dumps(result.id_map).encode())
+    if args.json:
+        print(json.dumps({"ok": True, "output": args.output, "types": len(new),
+                          "start_id": new.start_id, "bytes": len(result.to_bytes())}))
+    else:
+        print(f"{args.output}: {what}: {len(new)} types from id {new.start_id}")
+    return 0
+
+
+def cmd_rebase(args: argparse.Namespace) -> int:
+    base = Btf.from_file(args.base)
+    standalone = Btf.from_file(args.file)
+    result = rebase(standalone, BaseIndex(base) if args.mode == "dedup" else base, args.mode)
+    return _report(args, result, f"rebased ({args.mode})")
+
+
+def cmd_detach(args: argparse.Namespace) -> int:
+    split = Btf.from_file(args.file, Btf.from_file(args.base))
+    return _report(args, detach(split), "detached")
+
+
+def cmd_retarget_btf(args: argparse.Namespace) -> int:
+    split = Btf.from_file(args.file, Btf.from_file(args.old_base))
+    result = retarget_btf(split, None, Btf.from_file(args.base))
+    return _report(args, result, "retargeted")
+
+
+def cmd_equiv(args: argparse.Namespace) -> int:
+    a_base = Btf.from_file(args.a_base) if args.a_base else None
+    b_base = Btf.from_file(args.b_base) if args.b_base else None
+    a = Btf.from_file(args.a, a_base)
+    b = Btf.from_file(args.b, b_base)
+    res = equivalent(a, b)
+    if args.json:
+        print(json.dumps({"equivalent": res.equivalent, "difference": res.difference}))
+    else:
+        print("equivalent" if res else f"different: {res.difference}")
+    return 0 if res else 3
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, help="raw BTF file to write (atomically)")
+    p.add_argument("--id-map", help="also write the old-id -> new-id map as a JSON list")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="btfx", description="Parse, check and dump Linux BTF (BPF Type Format)."
@@ -83,6 +149,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--wide", action="store_true", help="accept the 2026 24-bit vlen encoding")
     c.add_argument("--json", action="store_true", help="machine-readable result")
     c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("rebase", help="rebase standalone BTF onto a base (vmlinux) BTF")
+    r.add_argument("file", help="standalone BTF (raw or ELF)")
+    r.add_argument("-B", "--base", default=VMLINUX_PATH, help="base BTF (default %(default)s)")
+    r.add_argument("--mode", choices=["dedup", "shift"], default="dedup")
+    _add_output(r)
+    r.set_defaults(func=cmd_rebase)
+
+    d2 = sub.add_parser("detach", help="make split BTF standalone (ids from 1)")
+    d2.add_argument("file", help="split BTF (raw or ELF)")
+    d2.add_argument("-B", "--base", default=VMLINUX_PATH, help="its base (default %(default)s)")
+    _add_output(d2)
+    d2.set_defaults(func=cmd_detach)
+
+    t = sub.add_parser("retarget-btf", help="move split BTF from one base onto another")
+    t.add_argument("file", help="split BTF (raw or ELF)")
+    t.add_argument("--old-base", required=True, help="the base it was built against")
+    t.add_argument("-B", "--base", default=VMLINUX_PATH, help="new base (default %(default)s)")
+    _add_output(t)
+    t.set_defaults(func=cmd_retarget_btf)
+
+    e = sub.add_parser("equiv", help="compare two BTF graphs structurally (exit 3 if different)")
+    e.add_argument("a")
+    e.add_argument("b")
+    e.add_argument("--a-base", help="base of A if A is split")
+    e.add_argument("--b-base", help="base of B if B is split")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_equiv)
     return p
 
 

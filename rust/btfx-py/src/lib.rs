@@ -5,6 +5,7 @@
 mod btf;
 mod errors;
 mod input;
+mod rebase;
 mod typeview;
 
 use pyo3::prelude::*;
@@ -17,6 +18,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<typeview::PyEnumValue>()?;
     m.add_class::<typeview::PyParam>()?;
     m.add_class::<typeview::PyVarSecinfo>()?;
+    m.add_class::<rebase::PyBaseIndex>()?;
+    m.add_class::<rebase::PyBaseMap>()?;
+    m.add_class::<rebase::PyRebaseResult>()?;
+    m.add_class::<rebase::PyEquivalence>()?;
+    m.add_function(wrap_pyfunction!(rebase::rebase, m)?)?;
+    m.add_function(wrap_pyfunction!(rebase::detach_btf, m)?)?;
+    m.add_function(wrap_pyfunction!(rebase::retarget_btf, m)?)?;
+    m.add_function(wrap_pyfunction!(rebase::equivalent, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

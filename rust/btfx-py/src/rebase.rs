@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use btfx_core::rebase::base_index::BaseIndex;
-use btfx_core::rebase::equiv::{equivalent as core_equivalent, same_base};
+use btfx_core::rebase::equiv::{
+    check_id_map, equivalent as core_equivalent, equivalent_up_to_duplicates, same_base,
+    Detached,
+};
 use btfx_core::rebase::retarget::{retarget, BaseMap};
 use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Rebased};
 use btfx_core::Btf;
@@ -248,32 +251,56 @@ impl PyEquivalence {
     }
 }
 
-/// Structural equivalence of two BTF graphs (own types paired one-to-one, references
-/// equivalent). With different bases, both sides are compared detached.
+/// Structural equivalence of two BTF graphs: own types paired one-to-one with equal
+/// kinds, names and data, and references to equivalent types. With different bases both
+/// sides are compared detached (base types structurally). `exact=False` compares sets of
+/// structural classes of the detached graphs instead, so redundant copies of a type (e.g.
+/// a module's duplicate of a vmlinux struct) do not count as a difference. With
+/// `id_map` (old id → new id, e.g. from `retarget_btf`), checks instead that every own
+/// type of `a` is equivalent to the `b` type it maps to (base types of `b` included).
 #[pyfunction]
-#[pyo3(signature = (a, b, a_base=None, b_base=None))]
+#[pyo3(signature = (a, b, a_base=None, b_base=None, *, exact=true, id_map=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn equivalent(
     py: Python<'_>,
     a: Py<PyBtf>,
     b: Py<PyBtf>,
     a_base: Option<Py<PyBtf>>,
     b_base: Option<Py<PyBtf>>,
+    exact: bool,
+    id_map: Option<Vec<u32>>,
 ) -> PyResult<PyEquivalence> {
     let a = on_base(py, a, a_base)?.get().inner.clone();
     let b = on_base(py, b, b_base)?.get().inner.clone();
     let e = py
         .detach(move || -> btfx_core::Result<_> {
-            if same_base(a.base(), b.base()) {
+            if let Some(map) = id_map {
+                return check_id_map(&a, &b, &map);
+            }
+            if exact && same_base(a.base(), b.base()) {
                 return Ok(core_equivalent(&a, &b));
             }
-            let da = if a.is_split() { Btf::from_slice(&detach(&a)?.btf, None)? } else { strip(&a)? };
-            let db = if b.is_split() { Btf::from_slice(&detach(&b)?.btf, None)? } else { strip(&b)? };
-            Ok(core_equivalent(&da, &db))
+            let (da, own_a) = standalone(&a)?;
+            let (db, own_b) = standalone(&b)?;
+            Ok(if exact {
+                core_equivalent(&da, &db)
+            } else {
+                equivalent_up_to_duplicates(
+                    &Detached { btf: &da, own: own_a },
+                    &Detached { btf: &db, own: own_b },
+                )
+            })
         })
         .py_err(py)?;
     Ok(PyEquivalence { equivalent: e.equivalent, difference: e.difference })
 }
 
-fn strip(b: &Btf) -> btfx_core::Result<Btf> {
-    Btf::from_slice(b.raw(), None)
+/// `b` as standalone BTF (detached when split) and the ids its own types got.
+fn standalone(b: &Btf) -> btfx_core::Result<(Btf, Vec<u32>)> {
+    if !b.is_split() {
+        return Ok((Btf::from_slice(b.raw(), None)?, (1..b.type_cnt()).collect()));
+    }
+    let d = detach(b)?;
+    let own = (b.start_id()..b.type_cnt()).map(|id| d.id_map[id as usize]).collect();
+    Ok((Btf::from_slice(&d.btf, None)?, own))
 }

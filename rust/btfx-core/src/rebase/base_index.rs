@@ -191,6 +191,100 @@ pub(crate) fn type_key(r: Rec<'_>) -> Option<u64> {
     Some(fmix(h))
 }
 
+/// An open-addressing table from 64-bit keys (already well mixed) to a pair of u32,
+/// with inline slots: one cache miss per lookup on big bases, where a `HashMap`
+/// costs two (control bytes, then the entry). First insertion of a key wins.
+/// Slots with `b == 0` are empty, so stored `b` values must be non-zero.
+#[derive(Debug, Default)]
+pub(crate) struct OpenTable {
+    slots: Vec<(u64, u32, u32)>,
+    mask: usize,
+}
+
+impl OpenTable {
+    fn with_entries(n: usize) -> OpenTable {
+        let cap = (n.max(4) * 2).next_power_of_two();
+        OpenTable { slots: vec![(0, 0, 0); cap], mask: cap - 1 }
+    }
+
+    /// Inserts `key → (a, b)` unless `key` is present; `b` must be non-zero.
+    fn insert(&mut self, key: u64, a: u32, b: u32) {
+        let mut i = key as usize & self.mask;
+        loop {
+            let Some(slot) = self.slots.get_mut(i) else { return };
+            if slot.2 == 0 {
+                *slot = (key, a, b);
+                return;
+            }
+            if slot.0 == key {
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<(u32, u32)> {
+        let mut i = key as usize & self.mask;
+        for _ in 0..self.slots.len() {
+            let &(k, a, b) = self.slots.get(i)?;
+            if b == 0 {
+                return None;
+            }
+            if k == key {
+                return Some((a, b));
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+}
+
+/// 64-bit hash of a string's bytes.
+#[inline]
+pub(crate) fn str_key(s: &[u8]) -> u64 {
+    let mut h = IdHasher(0);
+    h.write(s);
+    h.finish()
+}
+
+/// `str_key` → first offset, over the strings of `base` and its own bases, in the
+/// order `BaseStrings::new` visits them.
+fn hash_strings(base: &Btf) -> OpenTable {
+    let mut chain = Vec::new();
+    let mut cur = Some(base);
+    while let Some(b) = cur {
+        chain.push(b);
+        cur = b.base().map(|a| a.as_ref());
+    }
+    let total: usize = chain.iter().map(|b| b.string_section().len()).sum();
+    // Upper bound of the string count without a counting pass: ~1 per 8 bytes is
+    // generous for identifiers; the table doubles that.
+    let mut table = OpenTable::with_entries(total / 8 + 16);
+    let mut used = 0usize;
+    for b in chain.into_iter().rev() {
+        let sec = b.string_section();
+        let mut off = 0usize;
+        for s in sec.split(|&c| c == 0) {
+            if off >= sec.len() {
+                break;
+            }
+            if used * 4 >= table.slots.len() * 3 {
+                // Denser than expected: rebuild bigger (rare).
+                let old = std::mem::take(&mut table.slots);
+                table = OpenTable::with_entries(old.len());
+                for (k, a, b) in old.into_iter().filter(|x| x.2 != 0) {
+                    table.insert(k, a, b);
+                }
+            }
+            table.insert(str_key(s), b.start_str_off() + off as u32, 1);
+            used += 1;
+            off += s.len() + 1;
+        }
+    }
+    table
+}
+
 /// Everything `dedup` needs to know about one base, computed once.
 ///
 /// Shareable across threads (`Send + Sync`); `dedup` only reads it.
@@ -198,18 +292,21 @@ pub struct BaseIndex {
     base: Arc<Btf>,
     strings: BaseStrings,
     /// Key → range in `cands`: the base types with that key, ascending ids.
-    table: IdMap<u64, (u32, u32)>,
+    table: OpenTable,
     cands: Vec<u32>,
     /// STRUCT/UNION `name_off` → its id, or 0 when several share the name
     /// (the base part of `btf_dedup_fill_unique_names_map`).
     names: IdMap<u32, u32>,
+    /// 64-bit content hash → offset of the first base string with that hash (a fast
+    /// front for `strings`; a hit is verified, a collision falls back to `strings`).
+    str_hash: OpenTable,
 }
 
 impl std::fmt::Debug for BaseIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BaseIndex")
             .field("base", &self.base)
-            .field("keys", &self.table.len())
+            .field("keys", &self.table.slots.len())
             .field("names", &self.names.len())
             .finish()
     }
@@ -227,10 +324,7 @@ impl BaseIndex {
             let Some(t) = base.type_by_id(id) else {
                 continue;
             };
-            let r = Rec {
-                b: t.bytes(),
-                order,
-            };
+            let r = Rec { b: t.bytes(), order };
             if let Some(key) = type_key(r) {
                 pairs.push((key, id));
             }
@@ -239,8 +333,7 @@ impl BaseIndex {
             }
         }
         pairs.sort_unstable();
-        let mut table: IdMap<u64, (u32, u32)> = IdMap::default();
-        table.reserve(pairs.len());
+        let mut table = OpenTable::with_entries(pairs.len());
         let mut cands = Vec::with_capacity(pairs.len());
         let mut i = 0;
         while i < pairs.len() {
@@ -250,14 +343,29 @@ impl BaseIndex {
                 cands.push(pairs[i].1);
                 i += 1;
             }
-            table.insert(key, (start, cands.len() as u32 - start));
+            table.insert(key, start, cands.len() as u32 - start);
         }
-        BaseIndex {
-            base,
-            strings,
-            table,
-            cands,
-            names,
+        let str_hash = hash_strings(&base);
+        BaseIndex { base, strings, table, cands, names, str_hash }
+    }
+
+    /// The offset stored for a string hash, unverified: first step of finding a
+    /// string's first base occurrence (as `BaseStrings::find`), separate so that
+    /// callers can run many lookups back to back.
+    #[inline]
+    pub(crate) fn str_candidate(&self, key: u64) -> Option<u32> {
+        self.str_hash.get(key).map(|(off, _)| off)
+    }
+
+    /// Second step: check the candidate's bytes (on a 64-bit hash
+    /// collision, ask the exact index).
+    #[inline]
+    pub(crate) fn confirm_str(&self, cand: Option<u32>, s: &[u8]) -> Option<u32> {
+        let off = cand?;
+        if self.base.str_at(off) == Some(s) {
+            Some(off)
+        } else {
+            self.strings.find(s)
         }
     }
 
@@ -274,8 +382,8 @@ impl BaseIndex {
     /// Base types whose dedup key is `key`, ascending ids.
     #[inline]
     pub(crate) fn candidates(&self, key: u64) -> &[u32] {
-        match self.table.get(&key) {
-            Some(&(s, n)) => self.cands.get(s as usize..(s + n) as usize).unwrap_or(&[]),
+        match self.table.get(key) {
+            Some((s, n)) => self.cands.get(s as usize..(s + n) as usize).unwrap_or(&[]),
             None => &[],
         }
     }

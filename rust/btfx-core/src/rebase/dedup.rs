@@ -33,31 +33,37 @@ const MOD_STR: u32 = 0x8000_0000;
 
 /// Rebases standalone `m` onto the base of `index` by deduplication.
 pub fn dedup(m: &Btf, index: &BaseIndex) -> Result<Rebased> {
-    dedup_impl(m, index, true)
+    dedup_with(m, index, CandidateOrder::LowestFirst)
 }
 
-/// `resolve_fwds: false` skips `btf_dedup_resolve_fwds` (libbpf before v1.1's sync
-/// with Linux 6.2), for comparisons with older libbpf builds.
-fn dedup_impl(m: &Btf, index: &BaseIndex, resolve_fwds: bool) -> Result<Rebased> {
+/// The order in which candidates sharing a dedup-table key are tried.
+///
+/// docs/rebase.md §2 says lowest id first. libbpf's hashmap prepends to its bucket
+/// chains, so real `btf__dedup` tries the most recently added candidate first;
+/// `HighestFirst` reproduces that (it made our output identical to libbpf 1.1.2's on
+/// inputs where the two orders differ: duplicated graphs with FWDs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CandidateOrder {
+    LowestFirst,
+    #[allow(dead_code)]
+    HighestFirst,
+}
+
+pub(crate) fn dedup_with(m: &Btf, index: &BaseIndex, order: CandidateOrder) -> Result<Rebased> {
     check_standalone(m)?;
     let base = index.base().as_ref();
     if m.byte_order() != base.byte_order() {
-        return Err(Error::rebase(
-            None,
-            "standalone BTF and base differ in byte order",
-        ));
+        return Err(Error::rebase(None, "standalone BTF and base differ in byte order"));
     }
     let k = base.last_id();
     let n = m.nr_types();
     if u64::from(k) + u64::from(n) > u64::from(MAX_MAPPED) {
         return Err(Error::rebase(None, "too many types"));
     }
-    let mut d = Dedup::new(m, index)?;
+    let mut d = Dedup::new(m, index, order)?;
     d.prim_types();
     d.struct_types()?;
-    if resolve_fwds {
-        d.resolve_fwds();
-    }
+    d.resolve_fwds();
     d.ref_types()?;
     d.finish()
 }
@@ -66,55 +72,66 @@ fn dedup_impl(m: &Btf, index: &BaseIndex, resolve_fwds: bool) -> Result<Rebased>
 struct Strings<'m> {
     /// Every non-zero string field value, sorted, unique.
     used: Vec<u32>,
-    /// Canonical value of each `used` entry.
-    canon: Vec<u32>,
+    /// Canonical value by string offset (`UNSET` where no field points).
+    canon_at: Vec<u32>,
     /// Contents of the strings the base lacks, by index.
     own: Vec<&'m [u8]>,
 }
 
+const UNSET: u32 = u32::MAX;
+
 impl<'m> Strings<'m> {
+    /// Canonicalizes every string field value of `m`. The base lookups run as
+    /// separate tight loops (hash probe, then byte check) so that their cache misses
+    /// overlap instead of queueing behind each other.
     fn new(m: &'m Btf, index: &BaseIndex) -> Strings<'m> {
         let order = m.byte_order();
+        let mut canon_at = vec![UNSET; m.string_section().len()];
         let mut used = Vec::new();
         for t in m.types() {
             let rec = t.bytes();
-            used.extend(
-                t.str_field_offsets()
-                    .map(|o| order.u32_at(rec, o))
-                    .filter(|&s| s != 0),
-            );
+            for o in t.str_field_offsets() {
+                let off = order.u32_at(rec, o);
+                if off == 0 {
+                    continue;
+                }
+                if let Some(slot) = canon_at.get_mut(off as usize) {
+                    if *slot == UNSET {
+                        *slot = 0;
+                        used.push(off);
+                    }
+                }
+            }
         }
-        used.sort_unstable();
-        used.dedup();
+        let strs: Vec<&'m [u8]> = used.iter().map(|&o| m.str_at(o).unwrap_or(b"")).collect();
+        let keys: Vec<u64> = strs.iter().map(|s| str_key(s)).collect();
+        let cands: Vec<Option<u32>> = keys.iter().map(|&k| index.str_candidate(k)).collect();
+        let found: Vec<Option<u32>> =
+            cands.iter().zip(&strs).map(|(&c, s)| index.confirm_str(c, s)).collect();
+        let mut own: Vec<&'m [u8]> = Vec::new();
         let mut own_idx: IdMap<&'m [u8], u32> = IdMap::default();
-        let mut own = Vec::new();
-        let canon = used
-            .iter()
-            .map(|&off| {
-                let s = m.str_at(off).unwrap_or(b"");
-                if s.is_empty() {
-                    return 0;
-                }
-                if let Some(b) = index.strings().find(s) {
-                    return b;
-                }
-                *own_idx.entry(s).or_insert_with(|| {
+        for ((&off, &s), f) in used.iter().zip(&strs).zip(found) {
+            let v = match f {
+                _ if s.is_empty() => 0,
+                Some(b) => b,
+                None => *own_idx.entry(s).or_insert_with(|| {
                     own.push(s);
                     MOD_STR | (own.len() as u32 - 1)
-                })
-            })
-            .collect();
-        Strings { used, canon, own }
+                }),
+            };
+            if let Some(slot) = canon_at.get_mut(off as usize) {
+                *slot = v;
+            }
+        }
+        used.sort_unstable();
+        Strings { used, canon_at, own }
     }
 
     #[inline]
     fn canon_of(&self, off: u32) -> u32 {
-        if off == 0 {
-            return 0;
-        }
-        match self.used.binary_search(&off) {
-            Ok(i) => self.canon[i],
-            Err(_) => 0,
+        match self.canon_at.get(off as usize) {
+            Some(&v) if v != UNSET => v,
+            _ => 0,
         }
     }
 }
@@ -136,19 +153,23 @@ struct Dedup<'a> {
     hypot: Vec<u32>,
     hypot_list: Vec<u32>,
     hypot_adjust_canon: bool,
-    /// The split part of the dedup table: key → canonical split ids, ascending.
-    table: IdMap<u64, Vec<u32>>,
+    /// The split part of the dedup table: key → first node of an ascending list of
+    /// canonical split ids in `nodes` (node index + 1; 0 ends a list).
+    table: IdMap<u64, u32>,
+    nodes: Vec<(u32, u32)>,
+    ref_stack: Vec<(u32, usize)>,
     scratch: Vec<u32>,
+    cand_order: CandidateOrder,
 }
 
 impl<'a> Dedup<'a> {
-    fn new(m: &'a Btf, index: &'a BaseIndex) -> Result<Dedup<'a>> {
+    fn new(m: &'a Btf, index: &'a BaseIndex, cand_order: CandidateOrder) -> Result<Dedup<'a>> {
         let base = index.base().as_ref();
         let k = base.last_id();
         let order = m.byte_order();
         let strings = Strings::new(m, index);
-        let mut work = m.type_section().to_vec();
         let n = m.nr_types() as usize;
+        let mut work = m.type_section().to_vec();
         let mut offs = Vec::with_capacity(n);
         let mut map = Vec::with_capacity(k as usize + n + 1);
         map.extend(0..=k);
@@ -185,8 +206,11 @@ impl<'a> Dedup<'a> {
             hypot: vec![UNPROCESSED; len],
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
-            table: IdMap::default(),
+            table: IdMap::with_capacity_and_hasher(n, Default::default()),
+            nodes: Vec::with_capacity(n),
+            ref_stack: Vec::new(),
             scratch: Vec::new(),
+            cand_order,
         })
     }
 
@@ -208,19 +232,13 @@ impl<'a> Dedup<'a> {
             let i = (id - self.k - 1) as usize;
             match self.offs.get(i) {
                 Some(&off) => {
-                    let end = self
-                        .offs
-                        .get(i + 1)
-                        .map_or(self.work.len(), |&e| e as usize);
+                    let end = self.offs.get(i + 1).map_or(self.work.len(), |&e| e as usize);
                     self.work.get(off as usize..end).unwrap_or(&VOID_RECORD)
                 }
                 None => &VOID_RECORD,
             }
         };
-        Rec {
-            b,
-            order: self.order,
-        }
+        Rec { b, order: self.order }
     }
 
     #[inline]
@@ -277,19 +295,35 @@ impl<'a> Dedup<'a> {
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.extend_from_slice(self.index.candidates(key));
-        if let Some(own) = self.table.get(&key) {
-            out.extend_from_slice(own);
+        let mut next = self.table.get(&key).copied().unwrap_or(0);
+        while let Some(&(id, after)) = self.nodes.get((next as usize).wrapping_sub(1)) {
+            out.push(id);
+            next = after;
         }
-        if cfg!(test) && std::env::var_os("BTFX_HIGHEST_FIRST").is_some() {
+        if self.cand_order == CandidateOrder::HighestFirst {
             out.reverse();
         }
         out
     }
 
     fn table_add(&mut self, key: u64, id: u32) {
-        let list = self.table.entry(key).or_default();
-        let at = list.partition_point(|&x| x < id);
-        list.insert(at, id);
+        let node = self.nodes.len() as u32 + 1;
+        let head = self.table.entry(key).or_insert(0);
+        // Keep the list ascending: find the link to rewrite.
+        let mut prev: Option<usize> = None;
+        let mut cur = *head;
+        while let Some(&(x, after)) = self.nodes.get((cur as usize).wrapping_sub(1)) {
+            if x > id {
+                break;
+            }
+            prev = Some(cur as usize - 1);
+            cur = after;
+        }
+        self.nodes.push((id, cur));
+        match prev.and_then(|p| self.nodes.get_mut(p)) {
+            Some(p) => p.1 = node,
+            None => *head = node,
+        }
     }
 
     fn split_ids(&self) -> std::ops::RangeInclusive<u32> {
@@ -436,11 +470,7 @@ impl<'a> Dedup<'a> {
                 continue;
             }
             let canon_id = self.resolve_fwd(canon_id);
-            let hypot = self
-                .hypot
-                .get(canon_id as usize)
-                .copied()
-                .unwrap_or(UNPROCESSED);
+            let hypot = self.hypot.get(canon_id as usize).copied().unwrap_or(UNPROCESSED);
             if hypot <= MAX_MAPPED {
                 if hypot == cand_id
                     || self.identical_arrays(hypot, cand_id)
@@ -560,11 +590,7 @@ impl<'a> Dedup<'a> {
     fn merge_hypot(&mut self) {
         for i in 0..self.hypot_list.len() {
             let canon = self.hypot_list[i];
-            let targ = self
-                .hypot
-                .get(canon as usize)
-                .copied()
-                .unwrap_or(UNPROCESSED);
+            let targ = self.hypot.get(canon as usize).copied().unwrap_or(UNPROCESSED);
             let t_id = self.resolve(targ);
             let c_id = self.resolve(canon);
             let t_kind = self.kind_of(t_id);
@@ -639,10 +665,19 @@ impl<'a> Dedup<'a> {
         self.offs.get(i).map(|&o| o as usize)
     }
 
-    /// Offsets of the id fields `ref_type` resolves, in libbpf's order.
-    fn ref_fields(&self, id: u32) -> Vec<usize> {
+    /// Offset of the `i`-th id field `ref_type` resolves, in libbpf's order (ARRAY:
+    /// element then index type; FUNC_PROTO: return type then parameters).
+    fn ref_field(&self, id: u32, i: usize) -> Option<usize> {
         let t = self.rec(id);
-        field_offsets(Kind::from_raw(t.kind()), t.vlen() as u32, true).collect()
+        match t.kind() {
+            K_ARRAY => [12, 16].get(i).copied(),
+            K_FUNC_PROTO => match i {
+                0 => Some(8),
+                _ if i <= t.vlen() => Some(12 + 8 * (i - 1) + 4),
+                _ => None,
+            },
+            _ => (i == 0).then_some(8),
+        }
     }
 
     /// Enter `id`: `Ok(Some(resolved))` when already processed, `Ok(None)` when it
@@ -671,10 +706,7 @@ impl<'a> Dedup<'a> {
         ) {
             return Err(self.fail(
                 id,
-                format!(
-                    "libbpf btf__dedup fails (EINVAL): unexpected {} type",
-                    kind_name(kind)
-                ),
+                format!("libbpf btf__dedup fails (EINVAL): unexpected {} type", kind_name(kind)),
             ));
         }
         self.set_map(id, IN_PROGRESS);
@@ -688,27 +720,31 @@ impl<'a> Dedup<'a> {
         if let Some(r) = self.ref_enter(root)? {
             return Ok(r);
         }
-        // Frames: (id, its id-field offsets, index of the next field).
-        let mut stack: Vec<(u32, Vec<usize>, usize)> = vec![(root, self.ref_fields(root), 0)];
+        // Frames: (id, index of the next id field to resolve).
+        let mut stack = std::mem::take(&mut self.ref_stack);
+        stack.clear();
+        stack.push((root, 0usize));
         let mut done: Option<u32> = None;
+        let mut result = Ok(());
         while let Some(top) = stack.last_mut() {
-            let id = top.0;
-            let next_field = top.1.get(top.2).copied();
+            let (id, i) = *top;
+            let field = self.ref_field(id, i);
             if let Some(v) = done.take() {
-                // The child at field `top.2` resolved to `v`.
-                top.2 += 1;
-                if let Some(field) = next_field {
+                // The child at field `i` resolved to `v`.
+                top.1 += 1;
+                if let Some(field) = field {
                     self.write_field(id, field, v);
                 }
                 continue;
             }
-            if let Some(field) = next_field {
+            if let Some(field) = field {
                 let child = self.rec(id).w(field);
-                match self.ref_enter(child)? {
-                    Some(v) => done = Some(v),
-                    None => {
-                        let fields = self.ref_fields(child);
-                        stack.push((child, fields, 0));
+                match self.ref_enter(child) {
+                    Ok(Some(v)) => done = Some(v),
+                    Ok(None) => stack.push((child, 0)),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
                     }
                 }
                 continue;
@@ -717,6 +753,8 @@ impl<'a> Dedup<'a> {
             stack.pop();
             done = Some(new_id);
         }
+        self.ref_stack = stack;
+        result?;
         Ok(done.unwrap_or_else(|| self.resolve(root)))
     }
 
@@ -788,10 +826,7 @@ impl<'a> Dedup<'a> {
             if r <= k {
                 Some(r)
             } else {
-                new_of
-                    .get((r - k - 1) as usize)
-                    .copied()
-                    .filter(|&x| x != 0)
+                new_of.get((r - k - 1) as usize).copied().filter(|&x| x != 0)
             }
         };
         let mut id_map = Vec::with_capacity(n + 1);
@@ -877,15 +912,12 @@ impl<'a> Dedup<'a> {
 
         // String map over every non-zero string field value of the standalone BTF.
         let mut str_map = Vec::with_capacity(self.strings.used.len());
-        for (&old, &canon) in self.strings.used.iter().zip(&self.strings.canon) {
+        for &old in &self.strings.used {
+            let canon = self.strings.canon_of(old);
             str_map.push((old, out_str(canon, &mut str_bytes)?));
         }
         let btf = w.finish(&str_bytes);
-        Ok(Rebased {
-            btf,
-            id_map,
-            str_map,
-        })
+        Ok(Rebased { btf, id_map, str_map })
     }
 
     fn fail(&self, id: u32, msg: impl Into<String>) -> Error {
@@ -993,6 +1025,617 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    use crate::builder::{StrTable, TypeWriter};
+    use crate::endian::ByteOrder;
+
+    const INT: u32 = 1 << 24;
+    const PTR: u32 = 2 << 24;
+    const ARRAY: u32 = 3 << 24;
+    const STRUCT: u32 = 4 << 24;
+    const UNION: u32 = 5 << 24;
+    const ENUM: u32 = 6 << 24;
+    const FWD: u32 = 7 << 24;
+    const TYPEDEF: u32 = 8 << 24;
+    const CONST: u32 = 10 << 24;
+    const FUNC: u32 = 12 << 24;
+    const FUNC_PROTO: u32 = 13 << 24;
+    const VAR: u32 = 14 << 24;
+    const DATASEC: u32 = 15 << 24;
+    const KFLAG: u32 = 1 << 31;
+
+    /// Hand-built BTF: each method appends one type and returns its id.
+    struct B {
+        w: TypeWriter,
+        s: StrTable<'static>,
+        next: u32,
+    }
+
+    impl B {
+        fn new() -> B {
+            B { w: TypeWriter::new(ByteOrder::Little, 0), s: StrTable::new_base(), next: 1 }
+        }
+        fn name(&mut self, n: &str) -> u32 {
+            self.s.intern(n.as_bytes()).unwrap()
+        }
+        fn raw(&mut self, name: &str, info: u32, st: u32, rest: &[u32]) -> u32 {
+            let n = self.name(name);
+            let mut words = vec![n, info, st];
+            words.extend_from_slice(rest);
+            self.w.push(&words);
+            self.next += 1;
+            self.next - 1
+        }
+        fn int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
+            let enc = if signed { 1 << 24 } else { 0 };
+            self.raw(name, INT, size, &[enc | (size * 8)])
+        }
+        fn ptr(&mut self, to: u32) -> u32 {
+            self.raw("", PTR, to, &[])
+        }
+        fn konst(&mut self, to: u32) -> u32 {
+            self.raw("", CONST, to, &[])
+        }
+        fn typedef(&mut self, name: &str, to: u32) -> u32 {
+            self.raw(name, TYPEDEF, to, &[])
+        }
+        fn fwd(&mut self, name: &str, union: bool) -> u32 {
+            self.raw(name, FWD | if union { KFLAG } else { 0 }, 0, &[])
+        }
+        fn array(&mut self, elem: u32, index: u32, n: u32) -> u32 {
+            self.raw("", ARRAY, 0, &[elem, index, n])
+        }
+        /// Members: (name, type, bit offset, bitfield size).
+        fn composite(
+            &mut self,
+            kind: u32,
+            name: &str,
+            size: u32,
+            m: &[(&str, u32, u32, u32)],
+        ) -> u32 {
+            let kflag = m.iter().any(|x| x.3 != 0);
+            let mut rest = Vec::new();
+            for &(n, t, off, bits) in m {
+                rest.extend_from_slice(&[
+                    self.name(n),
+                    t,
+                    if kflag { bits << 24 | off } else { off },
+                ]);
+            }
+            let info = kind | m.len() as u32 | if kflag { KFLAG } else { 0 };
+            self.raw(name, info, size, &rest)
+        }
+        fn strukt(&mut self, name: &str, size: u32, m: &[(&str, u32, u32)]) -> u32 {
+            let m: Vec<_> = m.iter().map(|&(n, t, o)| (n, t, o, 0)).collect();
+            self.composite(STRUCT, name, size, &m)
+        }
+        fn enm(&mut self, name: &str, vals: &[(&str, u32)]) -> u32 {
+            let mut rest = Vec::new();
+            for &(n, v) in vals {
+                rest.extend_from_slice(&[self.name(n), v]);
+            }
+            self.raw(name, ENUM | vals.len() as u32, 4, &rest)
+        }
+        fn proto(&mut self, ret: u32, params: &[(&str, u32)]) -> u32 {
+            let mut rest = Vec::new();
+            for &(n, t) in params {
+                rest.extend_from_slice(&[self.name(n), t]);
+            }
+            self.raw("", FUNC_PROTO | params.len() as u32, ret, &rest)
+        }
+        fn build(self) -> Btf {
+            let blob = self.w.finish(self.s.bytes());
+            Btf::from_slice(&blob, None).unwrap()
+        }
+    }
+
+    /// Base used by most tests:
+    /// [1] int, [2] list_head {next,prev: [3]}, [3] *list_head, [4] foo {a: int, l: list_head},
+    /// [5] *foo, [6] enum e {A=1,B=2}, [7] anon struct {x: int}, [8] bf {a:3, b:5 bits},
+    /// [9] unsigned int, [10] FWD bar, [11] proto int(*)(struct foo *), [12] typedef foo_t.
+    fn base() -> Arc<Btf> {
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        b.strukt("list_head", 16, &[("next", 3, 0), ("prev", 3, 64)]);
+        b.ptr(2);
+        b.strukt("foo", 24, &[("a", int, 0), ("l", 2, 64)]);
+        b.ptr(4);
+        b.enm("e", &[("A", 1), ("B", 2)]);
+        b.strukt("", 4, &[("x", int, 0)]);
+        b.composite(STRUCT, "bf", 4, &[("a", 9, 0, 3), ("b", 9, 3, 5)]);
+        b.int("unsigned int", 4, false);
+        b.fwd("bar", false);
+        b.proto(int, &[("f", 5)]);
+        b.typedef("foo_t", 4);
+        Arc::new(b.build())
+    }
+
+    fn base_off(base: &Btf, s: &[u8]) -> u32 {
+        crate::builder::BaseStrings::new(base).find(s).unwrap()
+    }
+
+    fn run(base: &Arc<Btf>, m: &Btf) -> (Rebased, Btf) {
+        let index = BaseIndex::new(base.clone());
+        let r = dedup(m, &index).unwrap();
+        let out = Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
+        (r, out)
+    }
+
+    /// A standalone copy of the base's list_head/foo graph.
+    fn foo_graph(b: &mut B) -> (u32, u32, u32) {
+        let int = b.int("int", 4, true);
+        let lh = b.strukt("list_head", 16, &[("next", int + 2, 0), ("prev", int + 2, 64)]);
+        b.ptr(lh);
+        let foo = b.strukt("foo", 24, &[("a", int, 0), ("l", lh, 64)]);
+        (int, lh, foo)
+    }
+
+    #[test]
+    fn identical_struct_maps_to_base() {
+        let base = base();
+        let mut b = B::new();
+        let (int, lh, foo) = foo_graph(&mut b);
+        let (r, out) = run(&base, &b.build());
+        assert_eq!(out.nr_types(), 0);
+        assert_eq!(r.id_map, vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            (r.id_map[int as usize], r.id_map[lh as usize], r.id_map[foo as usize]),
+            (1, 2, 4)
+        );
+        // Empty split BTF: header only, no strings.
+        assert_eq!(r.btf.len(), 24);
+        assert!(r.str_map.iter().all(|&(_, new)| new < base.str_end()));
+    }
+
+    #[test]
+    fn pointer_to_base_struct_maps_to_base_ptr() {
+        let base = base();
+        let mut b = B::new();
+        let (_, _, foo) = foo_graph(&mut b);
+        let p = b.ptr(foo);
+        let proto = b.proto(1, &[("f", p)]);
+        let td = b.typedef("foo_t", foo);
+        let (r, out) = run(&base, &b.build());
+        assert_eq!(out.nr_types(), 0);
+        assert_eq!(
+            (r.id_map[p as usize], r.id_map[proto as usize], r.id_map[td as usize]),
+            (5, 11, 12)
+        );
+    }
+
+    #[test]
+    fn differing_struct_stays() {
+        let base = base();
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let foo = b.strukt("foo", 24, &[("a", int, 32)]); // other offset, other vlen
+        let p = b.ptr(foo);
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(out.nr_types(), 2);
+        assert_eq!(r.id_map, vec![0, 1, k + 1, k + 2]);
+        let t = out.type_by_id(k + 1).unwrap();
+        assert_eq!(t.name(), b"foo");
+        assert_eq!(t.members().next().unwrap().type_id, 1);
+        assert_eq!(out.type_by_id(k + 2).unwrap().type_id(), Some(k + 1));
+        // "foo" and "a" are base strings: no new strings.
+        assert_eq!(out.header().str_len, 0);
+        let _ = p;
+    }
+
+    #[test]
+    fn duplicates_collapse_and_strings_follow_the_contract() {
+        let base = base();
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let m1 = b.strukt("mine", 8, &[("zz", int, 0), ("a", int, 32)]);
+        let m2 = b.strukt("mine", 8, &[("zz", int, 0), ("a", int, 32)]);
+        let p1 = b.ptr(m1);
+        let p2 = b.ptr(m2);
+        let o = b.strukt("other", 4, &[("yy", int, 0)]);
+        let m = b.build();
+        let (r, out) = run(&base, &m);
+        let k = base.last_id();
+        assert_eq!(out.nr_types(), 3);
+        assert_eq!(r.id_map, vec![0, 1, k + 1, k + 1, k + 2, k + 2, k + 3]);
+        let _ = (m2, p1, p2, o);
+        // Strings: "mine" then "zz" (first use, record order), "a" is a base string,
+        // "other", "yy"; no leading NUL; absolute offsets from L.
+        let l = base.str_end();
+        assert_eq!(out.string_section(), b"mine\0zz\0other\0yy\0");
+        let t = out.type_by_id(k + 1).unwrap();
+        assert_eq!(t.name_off(), l);
+        let names: Vec<u32> = t.members().map(|x| x.name_off).collect();
+        assert_eq!(names, vec![l + 5, base_off(&base, b"a")]);
+        // String map covers every non-zero string field value of the input.
+        let find = |s: &[u8]| {
+            let off = (0..m.header().str_len).find(|&o| m.str_at(o) == Some(s)).unwrap();
+            r.str_map.iter().find(|x| x.0 == off).unwrap().1
+        };
+        assert_eq!(find(b"mine"), l);
+        assert_eq!(find(b"yy"), l + 14);
+        assert_eq!(find(b"int"), base_off(&base, b"int"));
+    }
+
+    #[test]
+    fn fwd_resolves_to_base_struct() {
+        let base = base();
+        let mut b = B::new();
+        let f = b.fwd("foo", false);
+        let p = b.ptr(f);
+        let fu = b.fwd("foo", true); // union FWD: kind mismatch, stays
+        let f2 = b.fwd("bar", false); // base has only a FWD bar
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(r.id_map[f as usize], 4);
+        assert_eq!(r.id_map[p as usize], 5);
+        assert_eq!(r.id_map[fu as usize], k + 1);
+        assert_eq!(r.id_map[f2 as usize], 10);
+        assert_eq!(out.nr_types(), 1);
+    }
+
+    #[test]
+    fn fwd_inside_graph_matches_base_struct() {
+        // struct foo { int a; struct list_head l; } where list_head's pointers go to a
+        // FWD: the canonical (base) side has the full struct.
+        let base = base();
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let fwd = b.fwd("list_head", false);
+        let p = b.ptr(fwd);
+        let lh = b.strukt("list_head", 16, &[("next", p, 0), ("prev", p, 64)]);
+        let foo = b.strukt("foo", 24, &[("a", int, 0), ("l", lh, 64)]);
+        let (r, out) = run(&base, &b.build());
+        // As libbpf 1.1.2 decides: hypot[base list_head] is already the module struct
+        // when the FWD arrives, so the graphs are not equivalent; the FWD stays too
+        // (its name is not unique: base and split both have a struct list_head).
+        let k = base.last_id();
+        assert_eq!(out.nr_types(), 4);
+        assert_eq!(r.id_map, vec![0, 1, k + 1, k + 2, k + 3, k + 4]);
+        let _ = (int, foo);
+    }
+
+    #[test]
+    fn cycles_through_pointers_dedup_onto_base() {
+        let base = base();
+        let mut b = B::new();
+        // Pointer first, then the struct: a cycle list_head -> ptr -> list_head.
+        let p = b.ptr(2);
+        let lh = b.strukt("list_head", 16, &[("next", p, 0), ("prev", p, 64)]);
+        let (r, out) = run(&base, &b.build());
+        assert_eq!(out.nr_types(), 0);
+        assert_eq!((r.id_map[p as usize], r.id_map[lh as usize]), (3, 2));
+    }
+
+    #[test]
+    fn anonymous_types() {
+        let base = base();
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let a1 = b.strukt("", 4, &[("x", int, 0)]);
+        let a2 = b.strukt("", 4, &[("y", int, 0)]);
+        let a3 = b.strukt("", 4, &[("y", int, 0)]);
+        let arr1 = b.array(int, int, 4);
+        let arr2 = b.array(int, int, 4);
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(r.id_map[a1 as usize], 7);
+        assert_eq!((r.id_map[a2 as usize], r.id_map[a3 as usize]), (k + 1, k + 1));
+        assert_eq!((r.id_map[arr1 as usize], r.id_map[arr2 as usize]), (k + 2, k + 2));
+        assert_eq!(out.nr_types(), 2);
+    }
+
+    #[test]
+    fn enums() {
+        let base = base();
+        let mut b = B::new();
+        let same = b.enm("e", &[("A", 1), ("B", 2)]);
+        let extra = b.enm("e", &[("A", 1), ("B", 2), ("C", 3)]);
+        let fwd = b.enm("e", &[]);
+        let own_fwd = b.enm("g", &[]);
+        let own = b.enm("g", &[("G", 7)]);
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(r.id_map[same as usize], 6);
+        assert_eq!(r.id_map[extra as usize], k + 1);
+        // The first compatible candidate wins: the base enum (lowest id).
+        assert_eq!(r.id_map[fwd as usize], 6);
+        // A canonical enum FWD is resolved to the later full enum.
+        assert_eq!((r.id_map[own_fwd as usize], r.id_map[own as usize]), (k + 2, k + 2));
+        assert_eq!(out.nr_types(), 2);
+        assert_eq!(out.type_by_id(k + 2).unwrap().vlen(), 1);
+    }
+
+    #[test]
+    fn bitfields() {
+        let base = base();
+        let mut b = B::new();
+        let u = b.int("unsigned int", 4, false);
+        let same = b.composite(STRUCT, "bf", 4, &[("a", u, 0, 3), ("b", u, 3, 5)]);
+        let other = b.composite(STRUCT, "bf", 4, &[("a", u, 0, 3), ("b", u, 3, 4)]);
+        let union = b.composite(UNION, "bf", 4, &[("a", u, 0, 3), ("b", u, 3, 5)]);
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(r.id_map[same as usize], 8);
+        assert_eq!((r.id_map[other as usize], r.id_map[union as usize]), (k + 1, k + 2));
+        let t = out.type_by_id(k + 1).unwrap();
+        assert!(t.kflag());
+        assert_eq!(t.members().nth(1).unwrap().bitfield_size(), 4);
+    }
+
+    #[test]
+    fn var_and_datasec_are_kept() {
+        let base = base();
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let v = b.raw("v", VAR, int, &[1]);
+        let v2 = b.raw("v", VAR, int, &[1]);
+        b.raw(".data", DATASEC | 2, 8, &[v, 0, 4, v2, 4, 4]);
+        b.raw("f", FUNC | 1, 11, &[]);
+        let m = b.build();
+        // FUNC refers to id 11 > N: not standalone.
+        assert!(matches!(dedup(&m, &BaseIndex::new(base.clone())), Err(Error::Rebase { .. })));
+        let mut b = B::new();
+        let int = b.int("int", 4, true);
+        let v = b.raw("v", VAR, int, &[1]);
+        let v2 = b.raw("v", VAR, int, &[1]);
+        let ds = b.raw(".data", DATASEC | 2, 8, &[v, 0, 4, v2, 4, 4]);
+        let (r, out) = run(&base, &b.build());
+        let k = base.last_id();
+        assert_eq!(r.id_map, vec![0, 1, k + 1, k + 2, k + 3]);
+        assert_eq!(out.type_by_id(k + 1).unwrap().type_id(), Some(1));
+        let secs: Vec<u32> = out.type_by_id(k + 3).unwrap().secinfos().map(|s| s.type_id).collect();
+        assert_eq!(secs, vec![k + 1, k + 2]);
+        let _ = (ds, v2);
+    }
+
+    #[test]
+    fn errors() {
+        let base = base();
+        let index = BaseIndex::new(base.clone());
+        // Reference loop without a struct: libbpf fails with ELOOP.
+        let mut b = B::new();
+        b.ptr(2);
+        b.konst(1);
+        let e = dedup(&b.build(), &index).unwrap_err();
+        assert!(matches!(e, Error::Rebase { .. }), "{e:?}");
+        // Split input.
+        let split = Btf::from_slice(&B::new().w.finish(&[]), Some(base.clone())).unwrap();
+        assert!(matches!(dedup(&split, &index), Err(Error::Rebase { .. })));
+        // Byte order.
+        let mut b = B::new();
+        b.w = TypeWriter::new(ByteOrder::Big, 0);
+        b.int("int", 4, true);
+        assert!(matches!(dedup(&b.build(), &index), Err(Error::Rebase { .. })));
+        // Empty input: empty output.
+        let (r, out) = run(&base, &B::new().build());
+        assert_eq!((r.id_map, out.nr_types()), (vec![0], 0));
+    }
+
+    #[test]
+    fn deep_graphs_do_not_overflow_the_stack() {
+        // Chains long enough to overflow a recursive walk on a 2 MiB test thread.
+        const N: u32 = 60_000;
+        let chain = |b: &mut B| {
+            // struct s_i { struct s_{i+1} *next; }: s_i at 2 + 2i, its pointer after it.
+            let int = b.int("int", 4, true);
+            for i in 0..N {
+                let s = 2 + 2 * i;
+                b.strukt("s", 8, &[("next", s + 1, 0)]);
+                b.ptr(if i + 1 < N { s + 2 } else { int });
+            }
+            // const -> const -> ... -> int, each referring to the next (higher) id.
+            let start = b.next;
+            for i in 0..N {
+                b.konst(if i + 1 < N { start + i + 1 } else { int });
+            }
+        };
+        let mut bb = B::new();
+        chain(&mut bb);
+        let base = Arc::new(bb.build());
+        let mut mb = B::new();
+        chain(&mut mb);
+        let (r, out) = run(&base, &mb.build());
+        assert_eq!(out.nr_types(), 0);
+        assert!(r.id_map.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+
+    #[test]
+    fn malformed_inputs_do_not_panic() {
+        let base = base();
+        let index = BaseIndex::new(base.clone());
+        let mut rng = 0x1234_5678_u32;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            rng
+        };
+        for _ in 0..3000 {
+            let mut b = B::new();
+            let n = 1 + next() % 12;
+            for _ in 0..n {
+                let kind = 1 + next() % 19;
+                let vlen = next() % 3;
+                let id = |x: u32| x % (n + 1);
+                let (a, c) = (next(), next());
+                let rest: Vec<u32> = match kind {
+                    1 | 17 => vec![next() % 64],
+                    3 => vec![id(a), id(c), next() % 4],
+                    4 | 5 => (0..vlen).flat_map(|i| [0, id(next()), i * 32]).collect(),
+                    6 => (0..vlen).flat_map(|i| [0, i]).collect(),
+                    19 => (0..vlen).flat_map(|i| [0, i, 0]).collect(),
+                    13 => (0..vlen).flat_map(|_| [0, id(next())]).collect(),
+                    14 => vec![0],
+                    15 => (0..vlen).flat_map(|_| [id(next()), 0, 4]).collect(),
+                    _ => vec![],
+                };
+                let vlen = if matches!(kind, 4 | 5 | 6 | 13 | 15 | 19) { vlen } else { 0 };
+                let name = ["", "a", "foo", "list_head", "e"][(next() % 5) as usize];
+                let st = if matches!(kind, 2 | 7..=14 | 17 | 18) { id(next()) } else { 4 };
+                let kflag = if next() % 4 == 0 { KFLAG } else { 0 };
+                b.raw(name, (kind << 24) | vlen | kflag, st, &rest);
+            }
+            let m = b.build();
+            if let Ok(r) = dedup(&m, &index) {
+                assert_eq!(r.id_map.len(), m.nr_types() as usize + 1);
+                Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
+            }
+        }
+    }
+
+    fn vmlinux() -> Option<Arc<Btf>> {
+        let data = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
+        Btf::from_slice(&data, None).ok().map(Arc::new)
+    }
+
+    /// A standalone BTF made of the closure of `roots` in `base` (in base id order,
+    /// renumbered from 1, strings re-interned). With `rename`, named structs whose
+    /// base id is divisible by it get a different name (so they, and everything
+    /// reaching them, cannot dedup).
+    fn closure_module(base: &Btf, roots: &[u32], rename: Option<u32>) -> Btf {
+        let last = base.last_id() as usize;
+        let mut seen = vec![false; last + 1];
+        let mut stack: Vec<u32> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if id == 0 || seen[id as usize] {
+                continue;
+            }
+            seen[id as usize] = true;
+            stack.extend(base.type_by_id(id).unwrap().referenced_ids());
+        }
+        let ids: Vec<u32> = (1..=last as u32).filter(|&i| seen[i as usize]).collect();
+        let mut new_id = vec![0u32; last + 1];
+        for (i, &id) in ids.iter().enumerate() {
+            new_id[id as usize] = i as u32 + 1;
+        }
+        let order = base.byte_order();
+        let mut strs = StrTable::new_base();
+        let mut w = TypeWriter::new(order, 0);
+        for &id in &ids {
+            let t = base.type_by_id(id).unwrap();
+            let mut rec = t.bytes().to_vec();
+            let renamed = rename.is_some_and(|r| id % r == 0)
+                && t.kind() == Some(Kind::Struct)
+                && t.name_off() != 0;
+            remap_record(
+                &mut rec,
+                t.kind().unwrap(),
+                t.vlen(),
+                order,
+                |x| new_id[x as usize],
+                |s| {
+                    let name = base.str_at(s).unwrap().to_vec();
+                    let name = if renamed && s == t.name_off() {
+                        [b"mod_".as_slice(), &name].concat()
+                    } else {
+                        name
+                    };
+                    strs.intern(&name).unwrap()
+                },
+            );
+            w.push_raw(&rec);
+        }
+        Btf::from_slice(&w.finish(strs.bytes()), None).unwrap()
+    }
+
+    /// Every `step`-th named struct of the base.
+    fn struct_roots(base: &Btf, step: usize) -> Vec<u32> {
+        base.types()
+            .filter(|t| t.kind() == Some(Kind::Struct) && t.name_off() != 0)
+            .step_by(step)
+            .map(|t| t.id())
+            .collect()
+    }
+
+    #[test]
+    fn vmlinux_closure_dedups_onto_base() {
+        let Some(base) = vmlinux() else {
+            eprintln!("note: /sys/kernel/btf/vmlinux not readable, skipped");
+            return;
+        };
+        let roots = struct_roots(&base, 997);
+        let m = closure_module(&base, &roots, None);
+        let index = BaseIndex::new(base.clone());
+        let r = dedup(&m, &index).unwrap();
+        let out = Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
+        assert_eq!(out.nr_types(), 0);
+        // Each closure type maps back to the base type it was copied from.
+        let mut seen = 0;
+        for (x, &new) in r.id_map.iter().enumerate().skip(1) {
+            let (a, b) = (m.type_by_id(x as u32).unwrap(), base.type_by_id(new).unwrap());
+            assert_eq!((a.kind(), a.name()), (b.kind(), b.name()), "module type {x}");
+            seen += 1;
+        }
+        assert_eq!(seen, m.nr_types());
+    }
+
+    #[test]
+    fn vmlinux_closure_with_renamed_structs() {
+        let Some(base) = vmlinux() else { return };
+        let roots = struct_roots(&base, 1999);
+        let m = closure_module(&base, &roots, Some(7));
+        let index = BaseIndex::new(base.clone());
+        let r = dedup(&m, &index).unwrap();
+        let out = Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
+        assert!(out.nr_types() > 0 && out.nr_types() < m.nr_types());
+        // Kept types are in original order with consecutive new ids.
+        let k = base.last_id();
+        let mut kept: Vec<u32> = r.id_map.iter().copied().filter(|&x| x > k).collect();
+        kept.dedup();
+        assert!(kept.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(kept.len() as u32, out.nr_types());
+        // Renamed structs are kept under their new name.
+        for t in out.types() {
+            if t.name().starts_with(b"mod_") {
+                assert_eq!(t.kind(), Some(Kind::Struct));
+            }
+        }
+    }
+
+    fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (std::time::Duration, T) {
+        let mut best = std::time::Duration::MAX;
+        let mut last = None;
+        for _ in 0..n {
+            let t0 = std::time::Instant::now();
+            let v = f();
+            best = best.min(t0.elapsed());
+            last = Some(v);
+        }
+        (best, last.unwrap())
+    }
+
+    /// `cargo test --release -p btfx-core timing -- --ignored --nocapture`
+    /// (BTFX_MOD=standalone.btf adds that file to the measurements).
+    #[test]
+    #[ignore]
+    fn timing_vmlinux() {
+        let Some(base) = vmlinux() else { return };
+        let (t, index) = best_of(5, || BaseIndex::new(base.clone()));
+        eprintln!(
+            "BaseIndex::new on vmlinux ({} types): {:.1} ms",
+            base.last_id(),
+            t.as_secs_f64() * 1e3
+        );
+        let mut mods = vec![
+            ("closure, all dedup", closure_module(&base, &struct_roots(&base, 1500), None)),
+            (
+                "closure, 1/7 structs renamed",
+                closure_module(&base, &struct_roots(&base, 1500), Some(7)),
+            ),
+        ];
+        if let Some(p) = std::env::var_os("BTFX_MOD") {
+            mods.push(("BTFX_MOD", Btf::from_slice(&std::fs::read(p).unwrap(), None).unwrap()));
+        }
+        for (what, m) in &mods {
+            let (t, r) = best_of(50, || dedup(m, &index).unwrap());
+            let kept = Btf::from_slice(&r.btf, Some(base.clone())).unwrap().nr_types();
+            eprintln!(
+                "dedup {what}: {} types -> {kept} kept: {:.3} ms (best of 50)",
+                m.nr_types(),
+                t.as_secs_f64() * 1e3
+            );
+        }
+    }
     /// One record rendered with string fields resolved (for comparing split BTF made
     /// with different string tables).
     fn render(btf: &Btf, id: u32) -> String {
@@ -1021,11 +1664,9 @@ mod tests {
     #[test]
     #[ignore]
     fn compare_with_libbpf_output() {
-        let (Ok(b), Ok(mp), Ok(lp)) = (
-            std::env::var("BTFX_BASE"),
-            std::env::var("BTFX_MOD"),
-            std::env::var("BTFX_LIBBPF"),
-        ) else {
+        let (Ok(b), Ok(mp), Ok(lp)) =
+            (std::env::var("BTFX_BASE"), std::env::var("BTFX_MOD"), std::env::var("BTFX_LIBBPF"))
+        else {
             eprintln!("BTFX_BASE/BTFX_MOD/BTFX_LIBBPF not set");
             return;
         };
@@ -1033,7 +1674,12 @@ mod tests {
         let m = Btf::from_slice(&std::fs::read(mp).unwrap(), None).unwrap();
         let lib = Btf::from_slice(&std::fs::read(lp).unwrap(), Some(base.clone())).unwrap();
         let index = BaseIndex::new(base.clone());
-        let r = dedup_impl(&m, &index, std::env::var_os("BTFX_NO_RESOLVE_FWDS").is_none()).unwrap();
+        let order = if std::env::var_os("BTFX_HIGHEST_FIRST").is_some() {
+            CandidateOrder::HighestFirst
+        } else {
+            CandidateOrder::LowestFirst
+        };
+        let r = dedup_with(&m, &index, order).unwrap();
         let ours = Btf::from_slice(&r.btf, Some(base.clone())).unwrap();
         eprintln!(
             "module types {}, kept: ours {}, libbpf {}",

@@ -9,6 +9,11 @@ use crate::rebase::{remap_record, Rebased};
 /// Base ids (below `split.start_id`) reachable from the split types through id fields,
 /// transitively through the base types' own id fields; `reach[id]` is true for those.
 pub fn reachable_base_ids(split: &Btf) -> Vec<bool> {
+    reachable_from(split, &[])
+}
+
+/// [`reachable_base_ids`] with extra base ids as roots.
+fn reachable_from(split: &Btf, roots: &[u32]) -> Vec<bool> {
     let start = split.start_id();
     let mut reach = vec![false; start as usize];
     let mut stack: Vec<u32> = Vec::new();
@@ -18,6 +23,9 @@ pub fn reachable_base_ids(split: &Btf) -> Vec<bool> {
             stack.push(id);
         }
     };
+    for &id in roots {
+        visit(id, &mut reach, &mut stack);
+    }
     for t in split.types() {
         for id in t.referenced_ids() {
             visit(id, &mut reach, &mut stack);
@@ -36,10 +44,15 @@ pub fn reachable_base_ids(split: &Btf) -> Vec<bool> {
 /// Detaches `split` from its base. The result's `btf` is standalone (ids from 1); its
 /// `id_map` covers `0..=split.last_id` (unreached base ids map to 0).
 pub fn detach(split: &Btf) -> Result<Rebased> {
+    detach_with_roots(split, &[])
+}
+
+/// [`detach`], also keeping the base types `roots` (and what they reach).
+pub fn detach_with_roots(split: &Btf, roots: &[u32]) -> Result<Rebased> {
     if !split.is_split() {
         return Err(Error::rebase(None, "BTF is not split: nothing to detach"));
     }
-    let reach = reachable_base_ids(split);
+    let reach = reachable_from(split, roots);
     let mut id_map = vec![0u32; split.type_cnt() as usize];
     let mut order: Vec<u32> = Vec::new();
     for (id, &r) in reach.iter().enumerate() {

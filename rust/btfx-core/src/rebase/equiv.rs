@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::btf::Btf;
+use crate::error::Result;
 use crate::kind::{Kind, SizeWord};
 use crate::types::TypeRef;
 
@@ -115,6 +116,37 @@ pub fn same_base(a: Option<&Arc<Btf>>, b: Option<&Arc<Btf>>) -> bool {
 /// Partition refinement over the own types of `graphs`. References to ids below a side's
 /// start id are identity-compared (the caller guarantees those bases are the same).
 pub fn classify(graphs: &[&Btf]) -> Classes {
+    classify_with(graphs, false)
+}
+
+/// The name token of a named STRUCT/UNION/FWD/ENUM/ENUM64, which dedup treats as
+/// interchangeable with its forward declaration (libbpf `btf_dedup_is_equiv` FWD rules).
+fn name_token<'a>(t: &TypeRef<'a>) -> Option<(u8, &'a [u8])> {
+    let name = t.name();
+    if name.is_empty() {
+        return None;
+    }
+    match t.kind()? {
+        Kind::Struct => Some((0, name)),
+        Kind::Union => Some((1, name)),
+        Kind::Fwd => Some((u8::from(t.kflag()), name)),
+        Kind::Enum | Kind::Enum64 => Some((2, name)),
+        _ => None,
+    }
+}
+
+/// Whether a type is only a declaration (FWD, or an enum without values).
+fn is_declaration(t: &TypeRef<'_>) -> bool {
+    match t.kind() {
+        Some(Kind::Fwd) => true,
+        Some(Kind::Enum | Kind::Enum64) => t.vlen() == 0,
+        _ => false,
+    }
+}
+
+/// [`classify`]; with `by_name`, references to named composites and enums compare by
+/// kind and name (so a pointer to a FWD matches a pointer to the full struct).
+pub fn classify_with(graphs: &[&Btf], by_name: bool) -> Classes {
     let mut sides = Vec::with_capacity(graphs.len());
     let mut n = 0u32;
     for g in graphs {
@@ -145,10 +177,22 @@ pub fn classify(graphs: &[&Btf]) -> Classes {
     let mut class = vec![0u32; n as usize];
     let mut keys: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut key = Vec::new();
+    let mut tokens: HashMap<(u8, Vec<u8>), u32> = HashMap::new();
     for side in &sides {
         for t in side.btf.types() {
             ref_start.push(refs.len() as u32);
             for id in t.referenced_ids() {
+                let token = if by_name {
+                    side.btf.type_by_id(id).as_ref().and_then(name_token)
+                } else {
+                    None
+                };
+                if let Some((k, name)) = token {
+                    // Token classes count down from the top, away from node classes.
+                    let next = u32::MAX - 1 - tokens.len() as u32;
+                    refs.push(Ref::Fixed(*tokens.entry((k, name.to_vec())).or_insert(next)));
+                    continue;
+                }
                 refs.push(if id < side.btf.start_id() || id > side.btf.last_id() {
                     // void, a shared base id, or dangling (its own fixed class)
                     Ref::Fixed(if id > side.btf.last_id() {
@@ -278,4 +322,89 @@ pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
         difference,
         classes,
     }
+}
+
+/// A graph for [`equivalent_up_to_duplicates`]: standalone BTF (e.g. from `detach`) and
+/// which of its ids were the original's own types.
+pub struct Detached<'a> {
+    pub btf: &'a Btf,
+    pub own: Vec<u32>,
+}
+
+/// Equivalence up to duplicates and declarations, the equivalence libbpf's dedup
+/// applies: references to named structs, unions and enums compare by name (a pointer to
+/// a FWD matches a pointer to the full struct), FWD / value-less enum declarations are
+/// not required to have partners, and duplicates count once. Every own type of each side
+/// must have a structural counterpart somewhere in the other side's graph, so a module
+/// that keeps a redundant copy of a vmlinux type matches one that points at vmlinux's.
+pub fn equivalent_up_to_duplicates(a: &Detached<'_>, b: &Detached<'_>) -> Equivalence {
+    let classes = classify_with(&[a.btf, b.btf], true);
+    let all = |side: usize, g: &Btf| -> std::collections::HashSet<u32> {
+        (g.start_id()..g.type_cnt()).filter_map(|id| classes.class_of(side, id)).collect()
+    };
+    let (all_a, all_b) = (all(0, a.btf), all(1, b.btf));
+    let missing = |side: usize, g: &Detached<'_>, other: &std::collections::HashSet<u32>| {
+        g.own.iter().filter_map(|&id| g.btf.type_by_id(id)).filter(|t| !is_declaration(t)).find_map(
+            |t| {
+                let c = classes.class_of(side, t.id())?;
+                if other.contains(&c) {
+                    return None;
+                }
+                let (me, you) = if side == 0 { ("a", "b") } else { ("b", "a") };
+                Some(format!(
+                    "{me} type {} (detached id) has no structural counterpart in {you}",
+                    describe(&t)
+                ))
+            },
+        )
+    };
+    let difference = missing(0, a, &all_b).or_else(|| missing(1, b, &all_a));
+    Equivalence { equivalent: difference.is_none(), difference, classes }
+}
+
+/// Checks an id map between two split BTFs on different bases (e.g. a module and its
+/// retargeted version): every own type `x` of `a` must be equivalent — in the sense of
+/// [`equivalent_up_to_duplicates`] — to `b`'s type `id_map[x]`, which may be a type of
+/// `b`'s base. Declarations (FWD, value-less enums) may map to a full definition.
+pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
+    use crate::rebase::detach::{detach, detach_with_roots};
+    let own_a: Vec<u32> = (a.start_id()..a.type_cnt()).collect();
+    let targets: Vec<u32> = own_a.iter().map(|&x| id_map.get(x as usize).copied().unwrap_or(0)).collect();
+    let (da, a_ids) = match a.is_split() {
+        true => {
+            let d = detach(a)?;
+            let ids = own_a.iter().map(|&x| d.id_map[x as usize]).collect::<Vec<_>>();
+            (Btf::from_slice(&d.btf, None)?, ids)
+        }
+        false => (Btf::from_slice(a.raw(), None)?, own_a.clone()),
+    };
+    let base_roots: Vec<u32> = targets.iter().copied().filter(|&y| y != 0 && y < b.start_id()).collect();
+    let (db, b_map): (Btf, Vec<u32>) = match b.is_split() {
+        true => {
+            let d = detach_with_roots(b, &base_roots)?;
+            (Btf::from_slice(&d.btf, None)?, d.id_map)
+        }
+        false => (Btf::from_slice(b.raw(), None)?, (0..b.type_cnt()).collect()),
+    };
+    let classes = classify_with(&[&da, &db], true);
+    let mut difference = None;
+    for ((&x, &xa), &y) in own_a.iter().zip(&a_ids).zip(&targets) {
+        let Some(ta) = da.type_by_id(xa) else { continue };
+        let yb = b_map.get(y as usize).copied().unwrap_or(0);
+        let Some(tb) = db.type_by_id(yb).filter(|_| y != 0) else {
+            difference = Some(format!("a type {} (id {x}) has no image in b", describe(&ta)));
+            break;
+        };
+        let same = classes.class_of(0, xa) == classes.class_of(1, yb)
+            || (is_declaration(&ta) && name_token(&ta).map(|(k, n)| (k.min(2), n)) == name_token(&tb).map(|(k, n)| (k.min(2), n)));
+        if !same {
+            difference = Some(format!(
+                "a type {} (id {x}) maps to b type {} (id {y}), which differs structurally",
+                describe(&ta),
+                describe(&tb)
+            ));
+            break;
+        }
+    }
+    Ok(Equivalence { equivalent: difference.is_none(), difference, classes })
 }

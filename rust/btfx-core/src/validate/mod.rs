@@ -1,0 +1,322 @@
+//! Kernel-verifier-equivalent validation of parsed BTF (docs/rules.md §2).
+//!
+//! Phases, in order: 0 (global limits), 1 (per-type meta, `btf_check_all_metas`),
+//! 2 (type-tag chains, `btf_check_type_tags`) and, at [`Level::Strict`] only,
+//! 3 (resolve, `btf_check_all_types`). Within a phase the lowest failing own type id is
+//! reported. Base types of split BTF are trusted and never checked.
+//!
+//! The type section is decoded once, in phase 1 ([`meta`]), which keeps one state byte
+//! per own type and, for strict validation, a flat array of by-value edges with a
+//! per-type start index; phase 3 ([`resolve`]) then works on those arrays only. Nothing
+//! recurses: phase 3 is one iterative depth-first search, linear in the number of edges.
+//! Names are checked 16 bytes at a time ([`names`]).
+
+mod meta;
+mod names;
+mod resolve;
+mod tags;
+#[cfg(test)]
+mod tests;
+
+use crate::btf::Btf;
+use crate::endian::ByteOrder;
+use crate::error::{Error, Result};
+use crate::kind::info;
+use crate::kind::limits::{MAX_NAME_OFFSET, MAX_TYPE_ID};
+
+#[cfg(test)]
+use names::{codes16, is_ident, is_section_name, CHAR_CLASS, C_REST, NAME_MAX};
+
+/// How much to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// What the kernel checks when loading a module's split BTF: phases 0-2.
+    Module,
+    /// Everything, including the resolve pass `btf_parse` runs on user BTF: phases 0-3.
+    #[default]
+    Strict,
+}
+
+/// Options of [`validate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ValidateOptions {
+    pub level: Level,
+    /// Accept the 2026 widened vlen (up to 24 bits) instead of the classic 16-bit limit.
+    pub wide: bool,
+}
+
+impl ValidateOptions {
+    pub fn new(level: Level, wide: bool) -> Self {
+        ValidateOptions { level, wide }
+    }
+}
+
+impl Btf {
+    /// Validates this BTF (own types only; the base is trusted). See [`validate`].
+    pub fn validate(&self, opts: &ValidateOptions) -> Result<()> {
+        validate(self, opts)
+    }
+}
+
+/// Checks `btf` against docs/rules.md §2 and returns the first failure as
+/// [`Error::Validation`] (type id, kind name and blob offset of the offending record).
+pub fn validate(btf: &Btf, opts: &ValidateOptions) -> Result<()> {
+    match btf.byte_order() {
+        ByteOrder::Little => Validator::<Le>::new(btf, opts).run(),
+        ByteOrder::Big => Validator::<Be>::new(btf, opts).run(),
+    }
+}
+
+/// Byte-order specialised word reads (monomorphised to keep the hot loops branch-free).
+trait Rd {
+    fn word(b: [u8; 4]) -> u32;
+
+    /// Word at byte `off` of `s` (0 past the end).
+    #[inline(always)]
+    fn u32(s: &[u8], off: usize) -> u32 {
+        match s.get(off..off.wrapping_add(4)) {
+            Some(&[a, b, c, d]) => Self::word([a, b, c, d]),
+            _ => 0,
+        }
+    }
+
+    /// Word `i` of a fixed-size chunk.
+    #[inline(always)]
+    fn at<const N: usize>(c: &[u8; N], i: usize) -> u32 {
+        Self::word([c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]])
+    }
+}
+struct Le;
+struct Be;
+impl Rd for Le {
+    #[inline(always)]
+    fn word(b: [u8; 4]) -> u32 {
+        u32::from_le_bytes(b)
+    }
+}
+impl Rd for Be {
+    #[inline(always)]
+    fn word(b: [u8; 4]) -> u32 {
+        u32::from_be_bytes(b)
+    }
+}
+
+/// Raw kind numbers (uapi `BTF_KIND_*`); the hot loops match on these directly.
+mod k {
+    pub const INT: u8 = 1;
+    pub const PTR: u8 = 2;
+    pub const ARRAY: u8 = 3;
+    pub const STRUCT: u8 = 4;
+    pub const UNION: u8 = 5;
+    pub const ENUM: u8 = 6;
+    pub const FWD: u8 = 7;
+    pub const TYPEDEF: u8 = 8;
+    pub const VOLATILE: u8 = 9;
+    pub const CONST: u8 = 10;
+    pub const RESTRICT: u8 = 11;
+    pub const FUNC: u8 = 12;
+    pub const FUNC_PROTO: u8 = 13;
+    pub const VAR: u8 = 14;
+    pub const DATASEC: u8 = 15;
+    pub const FLOAT: u8 = 16;
+    pub const DECL_TAG: u8 = 17;
+    pub const TYPE_TAG: u8 = 18;
+    pub const ENUM64: u8 = 19;
+}
+
+/// Fixed trailing bytes and bytes per vlen element, by raw kind (mirrors `kind::LAYOUTS`).
+const INFO_SIZE: [u8; 20] = [0, 4, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 4, 0, 0];
+const ELEM_SIZE: [u8; 20] = [0, 0, 0, 0, 12, 12, 8, 0, 0, 0, 0, 0, 0, 8, 0, 12, 0, 0, 0, 12];
+
+/// `btf_type_is_modifier`.
+#[inline(always)]
+fn is_mod(kind: u8) -> bool {
+    matches!(kind, k::TYPEDEF | k::VOLATILE | k::CONST | k::RESTRICT | k::TYPE_TAG)
+}
+
+/// Sized kinds a member / element / variable may resolve to (docs/rules.md R3).
+#[inline(always)]
+fn is_sized(kind: u8) -> bool {
+    matches!(
+        kind,
+        k::INT | k::PTR | k::ARRAY | k::STRUCT | k::UNION | k::ENUM | k::ENUM64 | k::FLOAT
+    )
+}
+
+// Per-own-type state byte: raw kind in the low 5 bits, DFS colour, "reaches a loop".
+const ST_KIND: u8 = 0x1f;
+const ST_GREY: u8 = 0x20;
+const ST_BLACK: u8 = 0x40;
+const ST_BAD: u8 = 0x80;
+
+/// Kind number for "no type" (void, ids past `last_id`).
+const K_NONE: u8 = 0;
+
+type Msg = Option<String>;
+
+fn fail(m: &str) -> Msg {
+    Some(m.to_owned())
+}
+
+struct Validator<'a, E: Rd> {
+    btf: &'a Btf,
+    opts: ValidateOptions,
+    /// Own type section.
+    sec: &'a [u8],
+    /// Own string section.
+    strs: &'a [u8],
+    start_id: u32,
+    last_id: u32,
+    start_str_off: u32,
+    str_end: u32,
+    /// Per own type (index `id - start_id`): see `ST_*`.
+    st: Vec<u8>,
+    /// Strict only: by-value edges of all own types, in id order ([`resolve`]).
+    edges: Vec<u32>,
+    /// Strict only: own type `i`'s edges are `edges[first[i]..first[i + 1]]`.
+    first: Vec<u32>,
+    /// Strict only: per own type, the kind it resolves to plus `RES_*` flags ([`resolve`]).
+    res: Vec<u8>,
+    /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
+    r1_ref: u32,
+    _e: std::marker::PhantomData<E>,
+}
+
+impl<'a, E: Rd> Validator<'a, E> {
+    fn new(btf: &'a Btf, opts: &ValidateOptions) -> Self {
+        Validator {
+            btf,
+            opts: *opts,
+            sec: btf.type_section(),
+            strs: btf.string_section(),
+            start_id: btf.start_id(),
+            last_id: btf.last_id(),
+            start_str_off: btf.start_str_off(),
+            str_end: btf.str_end(),
+            st: Vec::new(),
+            edges: Vec::new(),
+            first: Vec::new(),
+            res: Vec::new(),
+            r1_ref: u32::MAX,
+            _e: std::marker::PhantomData,
+        }
+    }
+
+    /// The error for own (or base) type `id`.
+    #[cold]
+    fn err(&self, id: u32, msg: impl Into<String>) -> Error {
+        let t = self.btf.type_by_id(id);
+        Error::Validation {
+            message: msg.into(),
+            type_id: Some(id),
+            kind: t.map(|t| t.kind_name()),
+            offset: t.map(|t| t.blob_offset()),
+        }
+    }
+
+    /// Bytes from string offset `off` to the end of the section holding it.
+    #[inline(always)]
+    fn str_from(&self, off: u32) -> &'a [u8] {
+        if off >= self.start_str_off {
+            return self.strs.get((off - self.start_str_off) as usize..).unwrap_or(&[]);
+        }
+        self.base_str_from(off)
+    }
+
+    #[cold]
+    fn base_str_from(&self, off: u32) -> &'a [u8] {
+        let mut b = self.btf.base().map(|b| &**b);
+        while let Some(base) = b {
+            if off >= base.start_str_off() {
+                let s = base.string_section();
+                return s.get((off - base.start_str_off()) as usize..).unwrap_or(&[]);
+            }
+            b = base.base().map(|b| &**b);
+        }
+        &[]
+    }
+
+    #[inline(always)]
+    fn ident(&self, off: u32) -> bool {
+        names::is_ident(self.str_from(off))
+    }
+
+    #[inline]
+    fn nonempty(&self, off: u32) -> bool {
+        self.str_from(off).first().is_some_and(|&c| c != 0)
+    }
+
+    #[inline(always)]
+    fn own(&self, id: u32) -> bool {
+        id >= self.start_id && id <= self.last_id
+    }
+
+    /// The type section and record offset of any type id in the chain.
+    #[inline]
+    fn rec(&self, id: u32) -> Option<(&'a [u8], usize)> {
+        if id >= self.start_id {
+            return Some((self.sec, self.btf.type_offset(id)? as usize));
+        }
+        let mut b = self.btf.base().map(|b| &**b);
+        while let Some(base) = b {
+            if id >= base.start_id() {
+                return Some((base.type_section(), base.type_offset(id)? as usize));
+            }
+            b = base.base().map(|b| &**b);
+        }
+        None
+    }
+
+    /// Word `at` of the record of any type id (0 if there is none).
+    #[inline]
+    fn word_of(&self, id: u32, at: usize) -> u32 {
+        self.rec(id).map_or(0, |(s, o)| E::u32(s, o + at))
+    }
+
+    /// Raw kind of any type id ([`K_NONE`] for void and ids past `last_id`).
+    #[inline]
+    fn kind_of(&self, id: u32) -> u8 {
+        if self.own(id) {
+            if let Some(&s) = self.st.get((id - self.start_id) as usize) {
+                return s & ST_KIND;
+            }
+        }
+        if id > self.last_id {
+            return K_NONE;
+        }
+        info::kind(self.word_of(id, 4)) as u8
+    }
+
+    fn run(mut self) -> Result<()> {
+        self.phase0()?;
+        let strict = self.opts.level == Level::Strict;
+        self.phase1(strict)?;
+        self.phase2()?;
+        if strict {
+            self.phase3()?;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- phase 0
+
+    fn phase0(&self) -> Result<()> {
+        let str_len = self.btf.header().str_len;
+        // G1 (`btf_parse_str_sec`: "String section too large" / BTF_MAX_NAME_OFFSET).
+        if str_len > 0
+            && u64::from(self.start_str_off) + u64::from(str_len) - 1 > u64::from(MAX_NAME_OFFSET)
+        {
+            return Err(Error::Validation {
+                message: "String section too large".into(),
+                type_id: None,
+                kind: None,
+                offset: None,
+            });
+        }
+        // G2 (`btf_check_all_metas` / `btf_add_type`: BTF_MAX_TYPE).
+        if self.last_id > MAX_TYPE_ID {
+            return Err(self.err(MAX_TYPE_ID + 1, "Too many types"));
+        }
+        Ok(())
+    }
+}

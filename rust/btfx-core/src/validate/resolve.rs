@@ -1,0 +1,256 @@
+//! Phase 3: `btf_check_all_types` / `btf_resolve` and the per-kind `*_resolve` +
+//! `btf_func_check`, on the edge arrays built by phase 1.
+//!
+//! Resolve bytes ([`Validator::res`]): for a non-modifier, its raw kind plus
+//! [`RES_FLAG`]; for a modifier, the resolve byte of what its chain reaches after
+//! skipping modifiers (`btf_type_skip_modifiers`), filled in phase 1 when the chain
+//! leaves the own types at once and otherwise when the DFS finishes the modifier.
+
+use super::meta::{proto_args_bad, RES_FLAG};
+use super::*;
+
+const RES_KIND: u8 = 0x1f;
+
+impl<'a, E: Rd> Validator<'a, E> {
+    /// One iterative colouring DFS over by-value edges between own types, started from
+    /// each unvisited id in id order, then the id's own checks (everything it reaches
+    /// is finished by then). R1 failures are found while scanning edges; since ids are
+    /// checked in increasing order and the first failure stops, the lowest id seen
+    /// failing R1 is all that needs remembering.
+    pub(super) fn phase3(&mut self) -> Result<()> {
+        let n = self.st.len();
+        let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
+        let mut r1_min = u32::MAX;
+        for i in 0..n {
+            let id = self.start_id + i as u32;
+            let s = self.st[i];
+            if s & (ST_GREY | ST_BLACK) == 0 {
+                if self.first[i] == self.first[i + 1] {
+                    self.st[i] = s | ST_BLACK;
+                } else {
+                    self.dfs(i, &mut stack, &mut r1_min);
+                }
+            }
+            // R1 for PTR and FWD, whose id field is not a by-value edge.
+            let msg = if r1_min == id || self.r1_ref == id {
+                fail("Invalid type_id")
+            } else if self.st[i] & ST_BAD != 0 {
+                // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
+                fail("Loop detected")
+            } else {
+                self.check_resolved(i, s & ST_KIND)
+            };
+            if let Some(msg) = msg {
+                return Err(self.err(id, msg));
+            }
+        }
+        Ok(())
+    }
+
+    /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
+    /// that reaches a cycle and fills the resolve bytes of own-to-own modifiers.
+    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>, r1_min: &mut u32) {
+        let start = self.start_id;
+        let last = self.last_id;
+        let st = &mut self.st[..];
+        let res = &mut self.res[..];
+        let edges = &self.edges[..];
+        let first = &self.first[..];
+        let span = |i: usize| (first[i], first[i + 1]);
+        st[root] |= ST_GREY;
+        let (a, b) = span(root);
+        stack.push((root as u32, a, b));
+        while let Some(top) = stack.last_mut() {
+            let (ui, pos, end) = (top.0 as usize, top.1, top.2);
+            if pos < end {
+                top.1 = pos + 1;
+                let w = edges[pos as usize];
+                if w < start {
+                    continue; // void or a (trusted) base type
+                }
+                if w > last {
+                    *r1_min = (*r1_min).min(start + ui as u32);
+                    continue;
+                }
+                let wi = (w - start) as usize;
+                let sw = st[wi];
+                if sw & ST_BLACK != 0 {
+                    st[ui] |= sw & ST_BAD;
+                } else if sw & ST_GREY != 0 {
+                    // Back edge: `u` is on a cycle through `w`.
+                    st[ui] |= ST_BAD;
+                } else {
+                    let (a, b) = span(wi);
+                    if a == b {
+                        st[wi] = sw | ST_BLACK; // a leaf (never a modifier)
+                    } else {
+                        st[wi] = sw | ST_GREY;
+                        stack.push((wi as u32, a, b));
+                    }
+                }
+                continue;
+            }
+            stack.pop();
+            let s = (st[ui] & !ST_GREY) | ST_BLACK;
+            st[ui] = s;
+            if s & ST_BAD != 0 {
+                if let Some(parent) = stack.last() {
+                    st[parent.0 as usize] |= ST_BAD;
+                }
+            } else if is_mod(s & ST_KIND) {
+                let w = edges[first[ui] as usize];
+                if w >= start && w <= last {
+                    res[ui] = res[(w - start) as usize];
+                }
+            }
+        }
+    }
+
+    /// The resolve byte of any type id: own ids from the table (valid once the id is
+    /// finished), others by walking base modifiers (the base is trusted, but the walk
+    /// is bounded so a cyclic base cannot hang it).
+    #[inline(always)]
+    fn res_of(&self, id: u32) -> u8 {
+        if self.own(id) {
+            return self.res[(id - self.start_id) as usize];
+        }
+        self.walk_res(id)
+    }
+
+    /// [`Self::res_of`] for an id that is not an own type (void, base, past `last_id`).
+    #[cold]
+    pub(super) fn walk_res(&self, id: u32) -> u8 {
+        if id == 0 || id > self.last_id {
+            return K_NONE;
+        }
+        let mut cur = id;
+        let mut budget = self.start_id;
+        while cur != 0 && cur < self.start_id && budget > 0 {
+            if !is_mod(self.kind_of(cur)) {
+                break;
+            }
+            cur = self.word_of(cur, 8);
+            budget -= 1;
+        }
+        let kind = self.kind_of(cur);
+        if kind == k::INT && self.regular_int(cur) {
+            kind | RES_FLAG
+        } else {
+            kind
+        }
+    }
+
+    /// R3-R7 for own type index `i` (R1/R2 already passed).
+    #[inline]
+    fn check_resolved(&self, i: usize, kind: u8) -> Msg {
+        let es = &self.edges[self.first[i] as usize..self.first[i + 1] as usize];
+        let e0 = es.first().copied().unwrap_or(0);
+        let sized = |id: u32| is_sized(self.res_of(id) & RES_KIND);
+        match kind {
+            // R5: btf_func_check.
+            k::FUNC => {
+                if self.own(e0)
+                    && self.res[(e0 - self.start_id) as usize] == k::FUNC_PROTO | RES_FLAG
+                {
+                    return None;
+                }
+                self.func_check(e0)
+            }
+            // R3: btf_struct_resolve ("Invalid member").
+            k::STRUCT | k::UNION => {
+                for (j, &t) in es.iter().enumerate() {
+                    if !sized(t) {
+                        return Some(format!("member #{j}: Invalid member"));
+                    }
+                }
+                None
+            }
+            // R3 + R4: btf_array_resolve ("Invalid elem" / "Invalid index").
+            k::ARRAY => {
+                if !sized(e0) {
+                    return fail("Invalid elem");
+                }
+                let index = es.get(1).copied().unwrap_or(0);
+                if self.res_of(index) != k::INT | RES_FLAG {
+                    return fail("Invalid index");
+                }
+                None
+            }
+            // R3: btf_var_resolve ("Invalid type").
+            k::VAR => {
+                if !sized(e0) {
+                    return fail("Invalid type");
+                }
+                None
+            }
+            // R6: btf_datasec_resolve.
+            k::DATASEC => {
+                for (j, &v) in es.iter().enumerate() {
+                    if !matches!(self.kind_of(v), k::VAR | k::FUNC) {
+                        return Some(format!("secinfo #{j}: Not a VAR kind member"));
+                    }
+                }
+                None
+            }
+            // R7: btf_decl_tag_resolve.
+            k::DECL_TAG => self.decl_tag_check(self.start_id + i as u32, e0),
+            _ => None,
+        }
+    }
+
+    /// R7 (`btf_decl_tag_resolve`) for own DECL_TAG `id` on `target`.
+    fn decl_tag_check(&self, id: u32, target: u32) -> Msg {
+        let tk = self.kind_of(target);
+        if !matches!(tk, k::STRUCT | k::UNION | k::FUNC | k::VAR | k::TYPEDEF) {
+            return fail("Invalid type_id");
+        }
+        let comp = self.word_of(id, 12) as i32;
+        if comp != -1 {
+            let n = match tk {
+                k::STRUCT | k::UNION => info::vlen(self.word_of(target, 4)),
+                k::FUNC => {
+                    let proto = self.word_of(target, 8);
+                    if proto > self.last_id {
+                        0
+                    } else {
+                        info::vlen(self.word_of(proto, 4))
+                    }
+                }
+                _ => 0,
+            };
+            if comp < 0 || comp as u32 >= n {
+                return fail("Invalid component_idx");
+            }
+        }
+        None
+    }
+
+    /// R5 (`btf_func_check`): the FUNC's type is a FUNC_PROTO whose params all have a
+    /// name and a type, except a final `{0, 0}` (varargs).
+    #[cold]
+    fn func_check(&self, proto: u32) -> Msg {
+        if self.kind_of(proto) != k::FUNC_PROTO {
+            return fail("Invalid type_id");
+        }
+        let Some((sec, o)) = self.rec(proto) else {
+            return fail("Invalid type_id");
+        };
+        let nargs = info::vlen(E::u32(sec, o + 4)) as usize;
+        let params = sec.get(o + 12..o + 12 + 8 * nargs).unwrap_or(&[]);
+        proto_args_bad::<E>(params).map(|j| format!("Invalid arg#{}", j + 1))
+    }
+
+    /// R4: a regular INT — bit offset 0, bits a multiple of 8, `bits / 8` ∈ {1,2,4,8}
+    /// (`btf_type_int_is_regular`; the size word is not consulted).
+    fn regular_int(&self, id: u32) -> bool {
+        if self.kind_of(id) != k::INT {
+            return false;
+        }
+        let Some((sec, o)) = self.rec(id) else {
+            return false;
+        };
+        let data = E::u32(sec, o + 12);
+        let bits = data & 0xff;
+        (data >> 16) & 0xff == 0 && bits % 8 == 0 && matches!(bits / 8, 1 | 2 | 4 | 8)
+    }
+}

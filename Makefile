@@ -6,6 +6,7 @@
 #   make test     lint + build + cargo test + pytest
 #   make format   cargo fmt + ruff format
 #   make lint     cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
+#                 (python/btfx, see pyproject.toml) and stubtest of btfx._native (builds first)
 #   make bench    benches/bench.py
 #   make fuzz     cargo fuzz, every target of rust/fuzz for FUZZ_SECONDS (60) each
 #                 (or FUZZ_TARGET=name); part of `make test`
@@ -19,7 +20,6 @@ PIP_PACKAGES := hypothesis pyelftools zstandard ruff mypy pytest
 # The PyO3 crate links against libpython only when built by maturin: test the rest.
 CARGO_TEST_ARGS ?= --workspace --exclude btfx-py
 PYTEST_ARGS ?= -q
-MYPY_PATHS ?= python/btfx tests scripts benches
 FUZZ_DIR := rust/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?=
@@ -55,12 +55,14 @@ format:
 	$(CARGO) fmt --all
 	ruff format .
 
-lint:
+# stubtest imports the built extension to compare it with python/btfx/_native.pyi.
+lint: build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	ruff check .
 	ruff format --check .
-	mypy $(MYPY_PATHS)
+	mypy
+	$(PYTHON) -m mypy.stubtest btfx._native
 
 cargo-test:
 	$(CARGO) test $(CARGO_TEST_ARGS)

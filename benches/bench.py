@@ -56,6 +56,14 @@ def load_libbpf() -> Optional[ctypes.CDLL]:
     # libbpf 1.1 (Debian bookworm) has no btf__new_split: split BTF is read from a file.
     lib.btf__parse_raw_split.restype = ctypes.c_void_p
     lib.btf__parse_raw_split.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.btf__new_empty_split.restype = ctypes.c_void_p
+    lib.btf__new_empty_split.argtypes = [ctypes.c_void_p]
+    lib.btf__add_btf.restype = ctypes.c_int
+    lib.btf__add_btf.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.btf__dedup.restype = ctypes.c_int
+    lib.btf__dedup.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.btf__raw_data.restype = ctypes.c_void_p
+    lib.btf__raw_data.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
     lib.btf__free.argtypes = [ctypes.c_void_p]
     lib.btf__free.restype = None
     return lib
@@ -73,14 +81,83 @@ def default_inputs(args: argparse.Namespace) -> None:
             found = sorted(glob.glob(os.path.join(corpus_dir(), "*", "vmlinux.btf")))
             args.vmlinux = found[-1] if found else None
     if args.module is None:
-        # A module-sized split BTF from the corpus: the one closest to 425 KB.
+        # A module-sized split BTF from the corpus: the one closest to 425 KB (its
+        # detached, standalone form is used for the rebase benchmarks).
         for vm in sorted(glob.glob(os.path.join(corpus_dir(), "*", "vmlinux.btf"))):
-            mods = glob.glob(os.path.join(os.path.dirname(vm), "modules", "**", "*.btf"),
-                             recursive=True)
+            mods = glob.glob(
+                os.path.join(os.path.dirname(vm), "modules", "**", "*.btf"), recursive=True
+            )
             if mods:
                 args.module = min(mods, key=lambda p: abs(os.path.getsize(p) - 425_000))
                 args.module_base = vm
+                if args.rebase_module is None:
+                    # Rebase input: the module whose detached (standalone) form is closest
+                    # to 5,000 types, among a deterministic sample.
+                    base = btfx.Btf.from_file(vm)
+                    sample = sorted(mods)[::25]
+                    sizes = {p: len(btfx.detach(btfx.Btf.from_file(p, base)).btf) for p in sample}
+                    args.rebase_module = min(sizes, key=lambda p: abs(sizes[p] - 5000))
                 break
+
+
+def bench_rebase(args: argparse.Namespace, libbpf: Optional[ctypes.CDLL]) -> None:
+    """Rebase (docs/rebase.md): shift and dedup vs libbpf add_btf(+dedup) and floors."""
+    base_raw = open(args.module_base or args.vmlinux, "rb").read()
+    base = btfx.Btf.from_bytes(base_raw)
+    t_index = best_of(lambda: btfx.BaseIndex(base), 5)
+    index = btfx.BaseIndex(base)
+    print(f"btfx BaseIndex(vmlinux) build     {fmt(t_index)}   (once per base)")
+    cases = [("vmlinux as standalone", base_raw)]
+    for path in (args.module, args.rebase_module):
+        if path:
+            standalone = btfx.detach(btfx.Btf.from_file(path, base)).to_bytes()
+            cases.append((f"detached {os.path.basename(path)}", standalone))
+    for label, raw in cases:
+        m = btfx.Btf.from_bytes(raw)
+        print(f"-- {label}: {len(m):,} types, {len(raw):,} bytes")
+        t_floor = best_of(lambda: bytes(bytearray(raw)), args.repeat, number=5)
+        t_shift = best_of(lambda: btfx.rebase(m, base, "shift"), args.repeat, number=5)
+        t_shift_py = best_of(
+            lambda: btfx.rebase(btfx.Btf.from_bytes(raw), base, "shift"), args.repeat, number=5
+        )
+        print(f"   shift rebase                   {fmt(t_shift)}   copy floor {fmt(t_floor)}"
+              f"   shift/floor = {t_shift / t_floor:.1f}x")
+        print(f"   parse + shift rebase           {fmt(t_shift_py)}")
+        if libbpf is not None:
+            lbase = libbpf.btf__new(ctypes.create_string_buffer(base_raw, len(base_raw)),
+                                    len(base_raw))
+            mbuf = ctypes.create_string_buffer(raw, len(raw))
+
+            def libbpf_add(dedup: bool) -> None:
+                src = libbpf.btf__new(mbuf, len(raw))
+                dst = libbpf.btf__new_empty_split(lbase)
+                if not src or not dst or libbpf.btf__add_btf(dst, src) < 0:
+                    raise OSError(ctypes.get_errno(), "btf__add_btf failed")
+                if dedup and libbpf.btf__dedup(dst, None) < 0:
+                    raise OSError(ctypes.get_errno(), "btf__dedup failed")
+                size = ctypes.c_uint32()
+                libbpf.btf__raw_data(dst, ctypes.byref(size))
+                libbpf.btf__free(dst)
+                libbpf.btf__free(src)
+
+            t_ladd = best_of(lambda: libbpf_add(False), max(3, args.repeat // 2))
+            print(f"   libbpf new+add_btf+raw_data    {fmt(t_ladd)}   "
+                  f"libbpf/btfx shift = {t_ladd / t_shift_py:.0f}x")
+        if len(m) > 20_000:
+            continue  # dedup of all of vmlinux onto itself is not a module-sized job
+        t_dedup = best_of(lambda: btfx.rebase(m, index), args.repeat)
+        print(f"   dedup rebase (prepared index)  {fmt(t_dedup)}")
+        if libbpf is not None:
+            t_ldedup = best_of(lambda: libbpf_add(True), max(3, args.repeat // 2))
+            print(f"   libbpf add_btf+dedup           {fmt(t_ldedup)}   "
+                  f"libbpf/btfx dedup = {t_ldedup / t_dedup:.1f}x")
+            libbpf.btf__free(lbase)
+        rbase = reference.Btf.from_bytes(base_raw)
+        rm = reference.Btf.from_bytes(raw)
+        t_rshift = best_of(lambda: reference.rebase(rm, rbase, "shift"), 1)
+        t_rdedup = best_of(lambda: reference.rebase(rm, rbase, "dedup"), 1)
+        print(f"   reference shift / dedup        {fmt(t_rshift)} / {fmt(t_rdedup)}   "
+              f"ratios {t_rshift / t_shift:.0f}x / {t_rdedup / t_dedup:.0f}x")
 
 
 def main() -> int:
@@ -88,6 +165,7 @@ def main() -> int:
     ap.add_argument("--vmlinux")
     ap.add_argument("--module")
     ap.add_argument("--module-base")
+    ap.add_argument("--rebase-module", help="split BTF whose detached form is rebased")
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     default_inputs(args)
@@ -120,17 +198,21 @@ def main() -> int:
             libbpf.btf__free(p)
 
         t_libbpf = best_of(libbpf_new, args.repeat)
-        print(f"libbpf btf__new                   {fmt(t_libbpf)}   "
-              f"btfx/libbpf = {t_native / t_libbpf:.2f}x")
+        print(
+            f"libbpf btf__new                   {fmt(t_libbpf)}   "
+            f"btfx/libbpf = {t_native / t_libbpf:.2f}x"
+        )
     else:
         print("libbpf: not found (apt-get install libbpf1)")
     t_ref = best_of(lambda: reference.Btf.from_bytes(data).validate(), repeat=1)
-    print(f"reference parse + strict          {fmt(t_ref)}   "
-          f"reference/btfx = {t_ref / t_native:.0f}x")
+    print(
+        f"reference parse + strict          {fmt(t_ref)}   reference/btfx = {t_ref / t_native:.0f}x"
+    )
 
     t_to_bytes = best_of(lambda: vm.to_bytes(), args.repeat)
-    t_swap = best_of(lambda: vm.to_bytes("big" if vm.byteorder == "little" else "little"),
-                     args.repeat)
+    t_swap = best_of(
+        lambda: vm.to_bytes("big" if vm.byteorder == "little" else "little"), args.repeat
+    )
     t_copy = best_of(lambda: bytes(bytearray(data)), args.repeat)
     print(f"btfx to_bytes (same order)        {fmt(t_to_bytes)}   memcpy floor {fmt(t_copy)}")
     print(f"btfx to_bytes (byte swap)         {fmt(t_swap)}")
@@ -139,9 +221,13 @@ def main() -> int:
     line = f"btfx dump raw                     {fmt(t_dump)}"
     bpftool = shutil.which("bpftool")
     if bpftool:
+
         def run_bpftool() -> None:
-            subprocess.run([bpftool, "btf", "dump", "file", args.vmlinux, "format", "raw"],
-                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [bpftool, "btf", "dump", "file", args.vmlinux, "format", "raw"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
         t_bpftool = best_of(run_bpftool, 3)
         line += f"   bpftool (process) {fmt(t_bpftool)}   bpftool/btfx = {t_bpftool / t_dump:.1f}x"
@@ -167,11 +253,11 @@ def main() -> int:
                 libbpf.btf__free(p)
 
             t_lsplit = best_of(libbpf_split, args.repeat, number=50)
-            t_file = best_of(lambda: btfx.Btf.from_file(args.module, base), args.repeat,
-                             number=50)
+            t_file = best_of(lambda: btfx.Btf.from_file(args.module, base), args.repeat, number=50)
             print(f"btfx Btf.from_file(module, base)  {fmt(t_file)} per call")
             print(f"libbpf btf__parse_raw_split(file) {fmt(t_lsplit)} per call")
             libbpf.btf__free(lbase)
+    bench_rebase(args, libbpf)
     return 0
 
 

@@ -263,16 +263,96 @@ def test_dedup_pointer_cycles(base):
 
 
 def test_dedup_enums(base):
-    m = btf(
+    m_bytes = blob(
         T(ENUM, "state", 4, data=[("RUNNING", 0), ("SLEEPING", 1)]),  # 1 -> base 7
         T(ENUM, "state", 4, data=[("RUNNING", 0), ("SLEEPING", 1), ("DEAD", 2)]),  # kept
-        T(ENUM, "state", 4, data=[]),  # 3: enum fwd -> base 7 (first compatible)
+        # 3: an enum fwd resolves to the first compatible candidate, highest id first: the
+        # module's enum 2, not base 7
+        T(ENUM, "state", 4, data=[]),
         T(ENUM64, "big", 8, data=[("X", 1 << 40)]),  # 4 kept
         T(ENUM, "big", 4, data=[]),  # 5: enum fwd resolves to the enum64
     )
-    r = rebase(m, base)
+    r = rebase(Btf.from_bytes(m_bytes), base)
     k = base.last_id
-    assert r.id_map == [0, 7, k + 1, 7, k + 2, k + 2]
+    assert r.id_map == [0, 7, k + 1, k + 1, k + 2, k + 2]
+    if HAVE_LIBBPF:
+        _check_against_libbpf(m_bytes, blob(*BASE_TYPES), base)
+
+
+def test_dedup_candidates_highest_id_first(base):
+    # struct n { struct x *p; } twice, with two different complete struct x: neither n
+    # collapses onto the other.  A third n whose p points to a FWD x is equivalent to
+    # both; of the two candidates sharing its dedup-table key, the highest id is tried
+    # first (libbpf's hash map yields the most recently added entry first), and the FWD
+    # resolves to that candidate's struct x.
+    m_bytes = blob(
+        T(INT, "int", 4, data=[S32]),  # 1 -> base 1
+        T(INT, "long", 8, data=[(1 << 24) | 64]),  # 2 kept: k + 1
+        T(STRUCT, "x", 4, data=[member("a", 1)]),  # 3 kept: k + 2
+        T(STRUCT, "x", 8, data=[member("a", 2)]),  # 4 kept: k + 3
+        T(PTR, None, 3),  # 5 kept: k + 4
+        T(PTR, None, 4),  # 6 kept: k + 5
+        T(STRUCT, "n", 8, data=[member("p", 5)]),  # 7 kept: k + 6
+        T(STRUCT, "n", 8, data=[member("p", 6)]),  # 8 kept: k + 7
+        T(FWD, "x", 0),  # 9 -> 4
+        T(PTR, None, 9),  # 10 -> 6
+        T(STRUCT, "n", 8, data=[member("p", 10)]),  # 11 -> 8, not 7
+        T(TYPEDEF, "t", 11),  # 12 kept: k + 8, shows the choice in the output
+    )
+    r = rebase(Btf.from_bytes(m_bytes), base)
+    k = base.last_id
+    assert r.id_map == [0, 1] + [k + i for i in range(1, 8)] + [k + 3, k + 5, k + 7, k + 8]
+    assert r.btf.types[-1].words[2] == k + 7
+    if HAVE_LIBBPF:
+        _check_against_libbpf(m_bytes, blob(*BASE_TYPES), base)
+
+
+# libbpf 1.1's btf_dedup_is_equiv accepts a canonical type met again against another
+# candidate-side type when the two are identical ARRAYs, or identical STRUCTs/UNIONs
+# (member types: the same ids, identical arrays or, recursively, identical structs); not
+# identical PTRs or other kinds (libbpf >= 1.6 adds those, as btf_dedup_identical_types).
+def _identical_copies(kind_of_copy: str):
+    """A base struct ``S`` using one type twice, and a module ``S`` using two copies of
+    it: ``kind_of_copy`` is "struct", "nested" (structs whose members are copies too),
+    "array" or "ptr"."""
+    base_types = [
+        T(INT, "int", 4, data=[S32]),  # 1
+        T(STRUCT, "B", 4, data=[member("x", 1)]),  # 2
+        T(STRUCT, "A", 4, data=[member("b", 2)]),  # 3
+        T(ARRAY, None, 0, data=[(1, 1, 2)]),  # 4: int[2]
+        T(PTR, None, 1),  # 5
+    ]
+    two = {"struct": (3, 8), "nested": (3, 8), "array": (4, 8), "ptr": (5, 16)}
+    used, size = two[kind_of_copy]
+    base_types.append(T(STRUCT, "S", size, data=[member("a1", used), member("a2", used, size * 4)]))
+    m = [T(INT, "int", 4, data=[S32]), None]  # 1, 2 = S (below)
+    if kind_of_copy == "nested":
+        m += [
+            T(STRUCT, "A", 4, data=[member("b", 5)]),  # 3
+            T(STRUCT, "A", 4, data=[member("b", 6)]),  # 4
+            T(STRUCT, "B", 4, data=[member("x", 1)]),  # 5
+            T(STRUCT, "B", 4, data=[member("x", 1)]),  # 6
+        ]
+    else:
+        copy = {
+            "struct": T(STRUCT, "A", 4, data=[member("b", 5)]),
+            "array": T(ARRAY, None, 0, data=[(1, 1, 2)]),
+            "ptr": T(PTR, None, 1),
+        }[kind_of_copy]
+        m += [copy, copy, T(STRUCT, "B", 4, data=[member("x", 1)])]  # 3, 4, 5
+    m[1] = T(STRUCT, "S", size, data=[member("a1", 3), member("a2", 4, size * 4)])
+    return blob(*m), blob(*base_types)
+
+
+@pytest.mark.parametrize("copy, kept", [("struct", 0), ("nested", 0), ("array", 0), ("ptr", 1)])
+def test_dedup_identical_copies_in_equivalence_walk(copy, kept):
+    m_bytes, base_bytes = _identical_copies(copy)
+    r = rebase(Btf.from_bytes(m_bytes), Btf.from_bytes(base_bytes))
+    assert r.btf.nr_types == kept
+    if kept:  # the module's S stays, and the PTR copies (equal once deduped) with it
+        assert [t.kind for t in r.btf.types] == [STRUCT]
+    if HAVE_LIBBPF:
+        _check_against_libbpf(m_bytes, base_bytes)
 
 
 def test_dedup_deep_chain_no_recursion_limit():
@@ -369,8 +449,10 @@ def test_equivalent_positive_and_negative(base):
 # ---------------------------------------------------------------------------------- libbpf
 def _lowest_equivalent_base_refs(split: Btf) -> Btf:
     """``split`` with every reference into its base replaced by the lowest base id of the
-    same structural class.  libbpf breaks ties between equal base candidates by hash-map
-    order (the latest added wins), the contract by lowest id; this removes that freedom."""
+    same structural class.  The contract tries equal candidates highest id first; libbpf
+    tries them in hash-map bucket order, which is that order only until the table grows
+    (a grow reverses each bucket; a small base grows it between its own types); this
+    removes that freedom."""
     base = split.base
     side = Side("base", base, None, range(1, base.last_id + 1))
     part = Partition([side], shared_base=False)
@@ -401,7 +483,7 @@ def _has_identical_types(b: Btf) -> bool:
 
 def _enum_fwd_tie(m: Btf, base: Btf) -> bool:
     """Whether an enum forward declaration of ``m`` could resolve to several full enums
-    (a tie the contract breaks by lowest id and libbpf by hash-map order)."""
+    (a tie the contract breaks by highest id and libbpf by hash-map bucket order)."""
     full: dict = {}
     for b in (base, m):
         for t in b.types:
@@ -429,10 +511,10 @@ def _check_against_libbpf(m_bytes: bytes, base_bytes: bytes, base_btf: Btf | Non
 @given(btfgen.valid_btf(byteorder="little"), btfgen.valid_btf(byteorder="little"))
 def test_dedup_matches_libbpf_generated(m_bytes, base_bytes):
     # Like vmlinux and real modules, both inputs are deduplicated first.  Inputs that keep
-    # structurally identical types after that are skipped: there the result depends on
-    # choices the contract fixes differently from this libbpf (ties between identical
-    # candidates: lowest id vs hash-map order; identical copies met by the equivalence walk:
-    # btf_dedup_identical_types, which libbpf < 1.6 lacks), see _assert_same_as_libbpf.
+    # structurally identical types after that are skipped: there the result can depend on
+    # the order of equal candidates, which the contract fixes as highest id first and
+    # libbpf as its hash-map bucket order (the same until the table grows, see
+    # _lowest_equivalent_base_refs).
     assume(base_bytes[4] == 24 and m_bytes[4] == 24)  # libbpf 1.1 mangles longer headers
     base_bytes, m_bytes = libbpf.dedup(base_bytes), libbpf.dedup(m_bytes)
     m, b = Btf.from_bytes(m_bytes), Btf.from_bytes(base_bytes)

@@ -25,8 +25,8 @@ from ._native import (
     rebase,
     retarget_btf,
 )
-from ._native import detach_btf as detach
 from ._native import __version__ as __version__
+from ._native import detach_btf as detach
 from .errors import (
     BtfElfError,
     BtfError,

@@ -81,8 +81,17 @@ def _report(args: argparse.Namespace, result, what: str) -> int:
     if args.id_map:
         write_atomically(args.id_map, json.dumps(result.id_map).encode())
     if args.json:
-        print(json.dumps({"ok": True, "output": args.output, "types": len(new),
-                          "start_id": new.start_id, "bytes": len(result.to_bytes())}))
+        print(
+            json.dumps(
+                {
+                    "ok": True,
+                    "output": args.output,
+                    "types": len(new),
+                    "start_id": new.start_id,
+                    "bytes": len(result.to_bytes()),
+                }
+            )
+        )
     else:
         print(f"{args.output}: {what}: {len(new)} types from id {new.start_id}")
     return 0
@@ -186,8 +195,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(args.func(args))
     except BtfError as e:
         if getattr(args, "json", False):
-            print(json.dumps({"ok": False, "error": type(e).__name__, "message": str(e),
-                              "type_id": e.type_id, "offset": e.offset}))
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "error": type(e).__name__,
+                        "message": str(e),
+                        "type_id": e.type_id,
+                        "offset": e.offset,
+                    }
+                )
+            )
         print(f"btfx: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -10,7 +10,10 @@ The id/string field positions mirror libbpf ``btf_field_iter_init`` (``src/btf_i
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import Literal, NamedTuple, Tuple
+
+# Byte order of a BTF blob (``int.from_bytes`` / ``sys.byteorder`` spelling).
+ByteOrder = Literal["little", "big"]
 
 # --- info word (2026 widened encoding, always used to decode) -------------------------
 VLEN_MASK = 0xFFFFFF  # bits 0-23

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Union
+from typing import List, Union
 
 from ..errors import BtfElfError
-from ._layout import kind_name
+from ._layout import ByteOrder, kind_name
 from .elf import ELF_MAGIC, decompress, is_compressed, read_elf_btf
-from .parse import TypeRecord, parse_raw
+from .parse import Header, TypeRecord, parse_raw
 
 
 class Btf:
@@ -21,8 +21,8 @@ class Btf:
     def __init__(
         self,
         *,
-        byteorder: str,
-        header: Dict[str, int | None],
+        byteorder: ByteOrder,
+        header: Header,
         types: List[TypeRecord],
         strings: bytes,
         layout: bytes | None,

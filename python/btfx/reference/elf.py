@@ -14,6 +14,7 @@ import zlib
 from typing import Tuple
 
 from ..errors import BtfElfError
+from ._layout import ByteOrder
 
 ELF_MAGIC = b"\x7fELF"
 XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -97,7 +98,7 @@ def _check_section_table(data: bytes) -> None:
         raise BtfElfError(f"Bad ELF class {ei_class}", offset=4)
     if ei_data not in (1, 2):
         raise BtfElfError(f"Bad ELF data encoding {ei_data}", offset=5)
-    order = "little" if ei_data == 1 else "big"
+    order: ByteOrder = "little" if ei_data == 1 else "big"
     is64 = ei_class == 2
     ehdr_size = 64 if is64 else 52
     if len(data) < ehdr_size:
@@ -121,7 +122,7 @@ def _check_section_table(data: bytes) -> None:
         raise BtfElfError("Section header table outside the file", offset=shoff)
 
 
-def _btf_order(blob: bytes) -> str | None:
+def _btf_order(blob: bytes) -> ByteOrder | None:
     if blob[:2] == b"\x9f\xeb":
         return "little"
     if blob[:2] == b"\xeb\x9f":

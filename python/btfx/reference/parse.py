@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple, TypedDict
 
 from ..errors import BtfFormatError
 from ._layout import (
@@ -19,11 +19,28 @@ from ._layout import (
     HEADER_MIN,
     KIND_MAX,
     LAYOUTS,
+    ByteOrder,
     kind_name,
     split_info,
 )
 
 BTF_MAGIC = 0xEB9F
+
+
+class Header(TypedDict):
+    """The decoded ``struct btf_header`` fields (also ``btfx.Btf.header``)."""
+
+    magic: int
+    version: int
+    flags: int
+    hdr_len: int
+    type_off: int
+    type_len: int
+    str_off: int
+    str_len: int
+    # None with the 24-byte header; both set whenever ``hdr_len >= HEADER_LAYOUT``
+    layout_off: Optional[int]
+    layout_len: Optional[int]
 
 
 class TypeRecord:
@@ -91,8 +108,8 @@ class TypeRecord:
 
 
 class Parsed(NamedTuple):
-    byteorder: str
-    header: dict
+    byteorder: ByteOrder
+    header: Header
     types: List[TypeRecord]
     strings: bytes
     layout: bytes | None
@@ -102,10 +119,11 @@ def _err(msg: str, section: str | None, offset: int | None = None, **kw) -> BtfF
     return BtfFormatError(msg, section=section, offset=offset, **kw)
 
 
-def parse_header(data: bytes) -> Tuple[str, dict]:
+def parse_header(data: bytes) -> Tuple[ByteOrder, Header]:
     """Rules H1-H7: decode and check the fixed header fields."""
     if len(data) < HEADER_MIN:  # H1
         raise _err(f"BTF too short: {len(data)} bytes, header needs 24", "header", 0)
+    order: ByteOrder
     if data[0:2] == b"\x9f\xeb":  # H2: 0xEB9F read little-endian
         order = "little"
     elif data[0:2] == b"\xeb\x9f":
@@ -128,7 +146,7 @@ def parse_header(data: bytes) -> Tuple[str, dict]:
     if any(data[HEADER_LAYOUT:hdr_len]):  # H7 (btf_parse_hdr)
         raise _err("Unsupported btf_header", "header", HEADER_LAYOUT)
     has_layout_fields = hdr_len >= HEADER_LAYOUT
-    header = {
+    header: Header = {
         "magic": BTF_MAGIC,
         "version": data[2],
         "flags": data[3],
@@ -143,19 +161,21 @@ def parse_header(data: bytes) -> Tuple[str, dict]:
     return order, header
 
 
-def check_sections(data_len: int, h: dict) -> None:
+def check_sections(data_len: int, h: Header) -> None:
     """Rules H8-H12: alignment and exact tiling of the sections (``btf_check_sec_info``)."""
     hdr_len = h["hdr_len"]
     if h["type_off"] % 4:  # H8
         raise _err("Unaligned type_off", "types", 8)
     has_layout = bool(h["layout_len"])  # None (short header) or 0 => absent
-    if has_layout and (h["layout_off"] % 4 or h["layout_len"] % 4):  # H9
+    # both None together (short header), and then unused: has_layout is False
+    layout_off, layout_len = h["layout_off"] or 0, h["layout_len"] or 0
+    if has_layout and (layout_off % 4 or layout_len % 4):  # H9
         raise _err("Unaligned layout section", "layout", 24)
     avail = data_len - hdr_len
     # (name, offset, length); checked in header-field order: types, strings, layout.
     secs = [("types", h["type_off"], h["type_len"]), ("strings", h["str_off"], h["str_len"])]
     if has_layout:
-        secs.append(("layout", h["layout_off"], h["layout_len"]))
+        secs.append(("layout", layout_off, layout_len))
     for name, off, length in secs:  # H10
         if length and off + length > avail:
             raise _err(f"{name} section runs past the end of the data", name, hdr_len + off)
@@ -181,7 +201,7 @@ def check_strings(strings: bytes, is_split: bool, str_start: int) -> None:
 
 
 def parse_types(
-    data: bytes, order: str, type_start: int, type_len: int, start_id: int
+    data: bytes, order: ByteOrder, type_start: int, type_len: int, start_id: int
 ) -> List[TypeRecord]:
     """Rules T1-T3: walk the type section record by record."""
     usable = type_len - type_len % 4
@@ -228,7 +248,9 @@ def parse_raw(data: bytes, is_split: bool, start_id: int) -> Parsed:
     check_strings(strings, is_split, str_start)
     types = parse_types(data, order, hdr_len + h["type_off"], h["type_len"], start_id)
     layout = None
-    if h["layout_len"]:
-        lstart = hdr_len + h["layout_off"]
-        layout = bytes(data[lstart : lstart + h["layout_len"]])
+    layout_off, layout_len = h["layout_off"], h["layout_len"]
+    if layout_len:
+        assert layout_off is not None  # the layout fields are set together
+        lstart = hdr_len + layout_off
+        layout = bytes(data[lstart : lstart + layout_len])
     return Parsed(order, h, types, strings, layout)

@@ -102,7 +102,9 @@ def _same_layout_blob(m: Btf, records: List[tuple]) -> bytes:
     hdr_len = h["hdr_len"]
     sections = [(h["type_off"], types), (h["str_off"], m.strings)]
     if m.layout is not None:
-        sections.append((h["layout_off"], m.layout))
+        layout_off = h["layout_off"]
+        assert layout_off is not None  # a layout section implies the long header
+        sections.append((layout_off, m.layout))
     size = hdr_len + sum(len(body) for _, body in sections)
     out = bytearray(size)
 
@@ -112,8 +114,9 @@ def _same_layout_blob(m: Btf, records: List[tuple]) -> bytes:
     out[0:2] = (0xEB9F).to_bytes(2, order)
     out[2], out[3] = 1, 0
     put(4, hdr_len)
-    for i, field in enumerate(("type_off", "type_len", "str_off", "str_len"), start=2):
-        put(4 * i, h[field])
+    fields = (h["type_off"], h["type_len"], h["str_off"], h["str_len"])
+    for i, value in enumerate(fields, start=2):
+        put(4 * i, value)
     if hdr_len >= HEADER_LAYOUT:
         put(24, h["layout_off"] or 0)
         put(28, h["layout_len"] or 0)

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 from ..errors import BtfRebaseError
-from ._layout import COMMON_WORDS, LAYOUTS, MAX_ID, MAX_STR, kind_name
+from ._layout import COMMON_WORDS, LAYOUTS, MAX_ID, MAX_STR, ByteOrder, kind_name
 from .btf import Btf
 from .parse import TypeRecord
 
@@ -141,7 +141,7 @@ class StringTable:
 
 
 # ------------------------------------------------------------------------ output
-def assemble(records: Iterable[Sequence[int]], strings: bytes, byteorder: str) -> bytes:
+def assemble(records: Iterable[Sequence[int]], strings: bytes, byteorder: ByteOrder) -> bytes:
     """Canonical blob: 24-byte header, type section, string section."""
     words = array("I")
     for rec in records:

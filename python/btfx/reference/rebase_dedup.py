@@ -5,8 +5,10 @@ base ``B`` (libbpf ``btf__add_btf``: ids ``x -> x + K``, strings re-interned aga
 ``B``), then deduplicated.  Base types are canonical and never change; every appended type
 ends up mapped to a base type or to a kept ("canonical") appended type.
 
-The passes follow libbpf ``src/btf.c`` (the version with ``btf_dedup_resolve_fwds`` and
-``btf_dedup_identical_types``):
+The passes follow libbpf 1.1's ``src/btf.c`` (Debian bookworm's ``libbpf1``): with
+``btf_dedup_resolve_fwds``, enum forward declarations and the identical-array/struct
+shortcuts of ``btf_dedup_is_equiv``; without the later additions (the recursive
+``btf_dedup_identical_types``, the identical-pointer shortcut, TYPEDEF in the struct pass):
 
 1. ``btf_dedup_prep``: every base type is its own canonical type and a lookup candidate.
 2. ``btf_dedup_prim_types``: INT, FLOAT, FWD, ENUM/ENUM64 (with enum forward declarations).
@@ -18,8 +20,9 @@ The passes follow libbpf ``src/btf.c`` (the version with ``btf_dedup_resolve_fwd
    after their targets.
 6. ``btf_dedup_compact_types``: kept types in original order get ids ``K+1, K+2, ...``.
 
-libbpf keeps candidate lists in a hash map whose iteration order decides ties; here every
-candidate list is kept in ascending id order and the first match wins (lowest id).
+libbpf keeps candidates in a hash map that prepends to its buckets, so a lookup meets the
+most recently added candidate first; here every candidate list is kept in ascending id
+order and walked backwards: the highest id is tried first and the first match wins.
 
 Strings are compared the way libbpf compares them after string dedup: a base type's name
 is its raw offset; an appended string is the base offset of its first occurrence if the
@@ -32,7 +35,7 @@ Python's recursion limit.
 from __future__ import annotations
 
 from bisect import insort
-from typing import Dict, Hashable, List, Tuple
+from typing import Dict, List, Set, Tuple, Union, cast
 
 from ..errors import BtfRebaseError
 from ._layout import (
@@ -58,6 +61,7 @@ from ._layout import (
     kind_name,
 )
 from .btf import Btf
+from .parse import TypeRecord
 from .rebase_common import first_offsets, id_positions, str_positions
 
 UNPROCESSED = -1  # libbpf BTF_UNPROCESSED_ID
@@ -67,22 +71,28 @@ IN_PROGRESS = -2  # libbpf BTF_IN_PROGRESS_ID
 _REF_ONE = frozenset({CONST, VOLATILE, RESTRICT, PTR, TYPEDEF, FUNC, TYPE_TAG})
 _COMPOSITE = (STRUCT, UNION)
 _ENUMS = (ENUM, ENUM64)
-_IDENTICAL_DEPTH = 16  # depth bound of libbpf btf_dedup_identical_types
 
-View = Tuple[Hashable, ...]  # a record's words; names as comparable keys (see module doc)
+Name = Union[int, bytes]  # a string's identity: base offset, or the bytes (see module doc)
+View = Tuple[Name, ...]  # a record's words; string fields as names, every other word an int
+Key = Tuple[Union[str, Name], ...]  # a candidate-table key (see _key)
 _VOID: View = (0, 0, 0)
 
 
+def _word(v: View, i: int) -> int:
+    """Word ``i`` of ``v``, a non-string field (info, size/type, type id, value)."""
+    return cast(int, v[i])
+
+
 def _kind(v: View) -> int:
-    return (v[1] >> 24) & 0x7F
+    return (_word(v, 1) >> 24) & 0x7F
 
 
 def _kflag(v: View) -> int:
-    return v[1] >> 31
+    return _word(v, 1) >> 31
 
 
 def _is_enum_fwd(v: View) -> bool:
-    return _kind(v) in _ENUMS and (v[1] & 0xFFFFFF) == 0
+    return _kind(v) in _ENUMS and (_word(v, 1) & 0xFFFFFF) == 0
 
 
 # --- structural comparisons (libbpf btf_equal_* / btf_compat_* / btf_shallow_equal_*) -----
@@ -116,15 +126,15 @@ def _compat_fnproto(a: View, b: View) -> bool:
 
 
 def _members(v: View) -> List[int]:
-    return list(v[4::3])
+    return cast(List[int], list(v[4::3]))  # member type ids
 
 
 def _params(v: View) -> List[int]:
-    return list(v[4::2])
+    return cast(List[int], list(v[4::2]))  # param type ids
 
 
 # --- candidate-table keys (what libbpf's btf_hash_* functions hash) ------------------------
-def _key(v: View) -> Hashable | None:
+def _key(v: View) -> Key | None:
     kind = _kind(v)
     if kind in (VAR, DATASEC):
         return None  # never deduplicated
@@ -158,7 +168,7 @@ class Dedup:
         for i in range(1, self.total):
             if _kind(self.views[i]) in (VAR, DATASEC):
                 self.map[i] = i
-        self.table: Dict[Hashable, List[int]] = {}
+        self.table: Dict[Key, List[int]] = {}
         self.hypot: Dict[int, int] = {}
         self.hypot_list: List[int] = []
         self.hypot_adjust_canon = False
@@ -169,7 +179,7 @@ class Dedup:
         assert rec is not None
         return rec.words  # base names stay raw offsets, ids are already final
 
-    def _name_key(self, off: int) -> Hashable:
+    def _name_key(self, off: int) -> Name:
         """The post-``btf__add_btf`` identity of a string of ``M``."""
         if off == 0:
             return 0
@@ -179,11 +189,11 @@ class Dedup:
         found = self.base_strings.get(s)
         return found if found is not None else s
 
-    def _module_view(self, rec) -> View:
-        w: List[Hashable] = list(rec.words)
+    def _module_view(self, rec: TypeRecord) -> View:
+        w: List[Name] = list(rec.words)
         for i in id_positions(rec):
-            if w[i]:
-                w[i] = w[i] + self.k
+            if rec.words[i]:
+                w[i] = rec.words[i] + self.k
         for i in str_positions(rec):
             w[i] = self._name_key(rec.words[i])
         return tuple(w)
@@ -215,11 +225,12 @@ class Dedup:
         target = self.resolve(type_id)
         return type_id if _kind(self.views[target]) == FWD else target
 
-    def add_candidate(self, key: Hashable, type_id: int) -> None:
+    def add_candidate(self, key: Key, type_id: int) -> None:
         insort(self.table.setdefault(key, []), type_id)
 
-    def candidates(self, key: Hashable) -> List[int]:
-        return list(self.table.get(key, ()))
+    def candidates(self, key: Key) -> List[int]:
+        """The candidates for ``key``, highest id first (libbpf: most recently added)."""
+        return self.table.get(key, [])[::-1]
 
     # ------------------------------------------------------------------ passes
     def run(self) -> None:
@@ -249,6 +260,7 @@ class Dedup:
             if kind not in (INT, ENUM, ENUM64, FWD, FLOAT):
                 continue
             key = _key(v)
+            assert key is not None  # only VAR and DATASEC have none
             new_id = type_id
             for cand in self.candidates(key):
                 c = self.views[cand]
@@ -281,6 +293,7 @@ class Dedup:
             if _kind(v) not in _COMPOSITE:
                 continue
             key = _key(v)
+            assert key is not None  # only VAR and DATASEC have none
             new_id = type_id
             for cand in self.candidates(key):
                 if not _shallow_equal_struct(v, self.views[cand]):
@@ -300,7 +313,7 @@ class Dedup:
     def resolve_fwds(self) -> None:
         """``btf_dedup_resolve_fwds``: a FWD still canonical resolves to the only canonical
         struct/union carrying its name (base or module), when that kind fits."""
-        by_name: Dict[Hashable, int] = {}
+        by_name: Dict[Name, int] = {}
         for type_id in range(1, self.total):
             v = self.views[type_id]
             if _kind(v) not in _COMPOSITE or self.map[type_id] != type_id:
@@ -347,11 +360,11 @@ class Dedup:
         v = self.views[type_id]
         kind = _kind(v)
         if kind in _REF_ONE or kind == DECL_TAG:
-            return [v[2]]
+            return [_word(v, 2)]
         if kind == ARRAY:
-            return [v[3], v[4]]  # element type, then index type
+            return [_word(v, 3), _word(v, 4)]  # element type, then index type
         if kind == FUNC_PROTO:
-            return [v[2]] + _params(v)
+            return [_word(v, 2)] + _params(v)
         uid, what = self._where(type_id)
         raise BtfRebaseError(
             f"{what} of kind {kind_name(kind)} reached as a reference target "
@@ -372,10 +385,11 @@ class Dedup:
         else:
             positions = [2]
         for i in positions:
-            v[i] = self.resolve(v[i])
+            v[i] = self.resolve(cast(int, v[i]))  # a type id
         view = tuple(v)
         self.views[type_id] = view
         key = _key(view)
+        assert key is not None  # only VAR and DATASEC have none
         new_id = type_id
         for cand in self.candidates(key):
             c = self.views[cand]
@@ -432,7 +446,11 @@ class Dedup:
         seen = self.hypot.get(canon)
         if seen is not None:
             # a contradiction, unless the two candidate-side types are identical copies
-            return seen == cand or self.identical(seen, cand, _IDENTICAL_DEPTH)
+            return (
+                seen == cand
+                or self.identical_arrays(seen, cand)
+                or self.identical_structs(seen, cand)
+            )
         self.hypot[canon] = cand
         self.hypot_list.append(canon)
 
@@ -480,49 +498,35 @@ class Dedup:
             kind=kind_name(ck),
         )
 
-    def identical(self, id1: int, id2: int, depth: int) -> bool:
-        """``btf_dedup_identical_types``: the same structure down to ``depth`` composite
-        levels (reference chains do not consume depth; a repeating chain is not identical,
-        where libbpf would loop)."""
-        chain = set()
-        while True:
-            if depth <= 0:
+    def identical_arrays(self, id1: int, id2: int) -> bool:
+        """``btf_dedup_identical_arrays``: two ARRAYs equal word for word (the same
+        element and index type ids, the same number of elements)."""
+        a, b = self.views[id1], self.views[id2]
+        return _kind(a) == ARRAY and _kind(b) == ARRAY and a == b
+
+    def identical_structs(self, id1: int, id2: int) -> bool:
+        """``btf_dedup_identical_structs`` as in libbpf 1.1: two STRUCTs (or two UNIONs)
+        with the same names and offsets whose member types are the same ids or, pairwise,
+        identical arrays or (checked the same way, as deep as it goes) identical structs.
+
+        libbpf recurses; this checks every pair the recursion would reach, each once.  A
+        pair met again is not checked again, so a by-value cycle (where libbpf would not
+        terminate) counts as identical."""
+        pending: List[Tuple[int, int]] = [(id1, id2)]
+        checked: Set[Tuple[int, int]] = {(id1, id2)}
+        while pending:
+            i1, i2 = pending.pop()
+            a, b = self.views[i1], self.views[i2]
+            if _kind(a) not in _COMPOSITE or _kind(a) != _kind(b):
                 return False
-            if (id1, id2) in chain:
+            if not _shallow_equal_struct(a, b):
                 return False
-            chain.add((id1, id2))
-            a, b = self.views[id1], self.views[id2]
-            kind = _kind(a)
-            if kind != _kind(b):
-                return False
-            if kind == 0:
-                return True  # void
-            if kind == INT:
-                return _equal_int_tag(a, b)
-            if kind in _ENUMS:
-                return _compat_enum(a, b)
-            if kind in (FWD, FLOAT):
-                return _equal_common(a, b)
-            if kind in _REF_ONE:
-                if a[:2] != b[:2]:
-                    return False
-                id1, id2 = a[2], b[2]
-                continue
-            if kind == ARRAY:
-                if not _compat_array(a, b):
-                    return False
-                pairs = [(a[4], b[4]), (a[3], b[3])]
-            elif kind in _COMPOSITE:
-                if not _shallow_equal_struct(a, b):
-                    return False
-                pairs = list(zip(_members(a), _members(b)))
-            elif kind == FUNC_PROTO:
-                if not _compat_fnproto(a, b):
-                    return False
-                pairs = [(a[2], b[2])] + list(zip(_params(a), _params(b)))
-            else:
-                return False
-            return all(x == y or self.identical(x, y, depth - 1) for x, y in pairs)
+            for x, y in zip(_members(a), _members(b)):
+                if x == y or self.identical_arrays(x, y) or (x, y) in checked:
+                    continue
+                checked.add((x, y))
+                pending.append((x, y))
+        return True
 
     def merge_hypot(self) -> None:
         """``btf_dedup_merge_hypot_map``: record FWD resolutions (even of base FWDs) and,

@@ -13,14 +13,23 @@ refinement as nodes that need no partner.
 
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
 from ._layout import LAYOUTS, kind_name, split_info
 from .btf import Btf
 from .parse import TypeRecord
 from .rebase_common import id_positions, levels, str_positions
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
+
 Node = Tuple[int, int]  # (side index, type id)
+Atom = Tuple[Union[str, int], ...]  # ("void",) or ("base", base type id)
+Ref = Union[Node, Atom]  # what a reference field points to
+# A node's local key: record words with ids blanked (None) and strings as bytes, or
+# ("missing", type id) for a dangling reference.
+KeyWord = Union[int, bytes, str, None]
+Key = Tuple[KeyWord, ...]
 
 _FIXED_NAMES = {
     "INT": ("encoding",),
@@ -52,10 +61,21 @@ class Equivalence:
         return "<Equivalence: equal>" if self.equal else f"<Equivalence: {self.difference}>"
 
 
+class TypeSource(Protocol):
+    """What :class:`Side` reads of its graph: a :class:`Btf`, or ``_AllLevels``."""
+
+    start_id: int
+    start_str_off: int
+
+    def type_by_id(self, type_id: int) -> TypeRecord | None: ...
+
+    def str_bytes(self, offset: int) -> bytes | None: ...
+
+
 class Side:
     """One graph: ``btf`` (own types ``own``), looked up through ``base`` for lower ids."""
 
-    def __init__(self, label: str, btf: Btf, base: Btf | None, own: Sequence[int]) -> None:
+    def __init__(self, label: str, btf: TypeSource, base: Btf | None, own: Sequence[int]) -> None:
         self.label = label
         self.btf = btf
         self.base = base
@@ -97,21 +117,21 @@ class Partition:
         self.sides = list(sides)
         self.shared_base = shared_base
         self.nodes: List[Node] = []
-        self.keys: Dict[Node, Hashable] = {}
-        self.refs: Dict[Node, List[Hashable]] = {}  # a Node, or an atom ("void"/base id)
+        self.keys: Dict[Node, Key] = {}
+        self.refs: Dict[Node, List[Ref]] = {}  # a Node, or an atom ("void"/base id)
         for s, side in enumerate(self.sides):
             self._collect(s, side)
         self.cls = self._refine()
 
-    def _target(self, s: int, type_id: int) -> Hashable:
+    def _target(self, s: int, type_id: int) -> Ref:
         if type_id == 0:
             return ("void",)
         if self.shared_base and type_id < self.sides[s].btf.start_id:
             return ("base", type_id)
         return (s, type_id)
 
-    def local_key(self, s: int, rec: TypeRecord) -> Tuple[Hashable, ...]:
-        w: List[Hashable] = list(rec.words)
+    def local_key(self, s: int, rec: TypeRecord) -> Key:
+        w: List[KeyWord] = list(rec.words)
         for i in id_positions(rec):
             w[i] = None
         for i in str_positions(rec):
@@ -120,7 +140,7 @@ class Partition:
 
     def _collect(self, s: int, side: Side) -> None:
         todo = list(side.own)
-        seen = set(todo)
+        seen: Set[Union[int, Node]] = set(todo)
         while todo:
             type_id = todo.pop()
             rec = side.record(type_id)
@@ -135,23 +155,23 @@ class Partition:
             self.refs[node] = targets
             self.nodes.append(node)
             for t in targets:
-                if len(t) == 2 and isinstance(t[0], int) and t not in seen:
+                if _is_node(t) and t not in seen:
                     seen.add(t)
                     todo.append(t[1])
         self.nodes.sort()
 
     def _refine(self) -> Dict[Node, int]:
-        atoms: Dict[Hashable, int] = {}
+        atoms: Dict[Ref, int] = {}
 
-        def atom(t: Hashable) -> int:
+        def atom(t: Ref) -> int:
             return atoms.setdefault(t, -1 - len(atoms))
 
-        initial: Dict[Hashable, int] = {}
+        initial: Dict[Key, int] = {}
         cls = {n: initial.setdefault(self.keys[n], len(initial)) for n in self.nodes}
         count = len(initial)
         while True:
-            sigs: Dict[Hashable, int] = {}
-            new = {}
+            sigs: Dict[Tuple[int, Tuple[int, ...]], int] = {}
+            new: Dict[Node, int] = {}
             for n in self.nodes:
                 refs = tuple(cls[t] if t in cls else atom(t) for t in self.refs[n])
                 new[n] = sigs.setdefault((cls[n], refs), len(sigs))
@@ -160,8 +180,9 @@ class Partition:
                 return cls
             count = len(sigs)
 
-    def class_of(self, t: Hashable) -> Hashable:
-        return self.cls.get(t, t)
+    def class_of(self, t: Ref) -> Union[int, Ref]:
+        """A node's class number; an atom stands for itself."""
+        return self.cls.get(t, t) if _is_node(t) else t
 
 
 def _side_for(label: str, btf: Btf, base: Btf | None) -> Side:
@@ -214,7 +235,7 @@ def _field(rec: TypeRecord, i: int, side: Side) -> str:
     return f"{label} {parts[j]}"
 
 
-def _value(key_word: Hashable, i: int) -> str:
+def _value(key_word: KeyWord, i: int) -> str:
     if isinstance(key_word, bytes):
         return repr(key_word.decode("utf-8", "replace"))
     if i == 1 and isinstance(key_word, int):
@@ -241,6 +262,7 @@ def _explain(p: Partition, a_id: int, count: List[int]) -> str:
     key_a = p.keys[a]
     head = p.sides[0].describe(a_id)
     same_key = [n for n in b_own if p.keys[n] == key_a]
+    b: Optional[Node]
     if not same_key:
         similar = [
             n for n in b_own if p.keys[n][0] == key_a[0] and _kind_of(p.keys[n]) == _kind_of(key_a)
@@ -258,7 +280,7 @@ def _explain(p: Partition, a_id: int, count: List[int]) -> str:
     return f"{head} vs {sb.describe(b[1])}: {_ref_difference(p, a, b)}"
 
 
-def _kind_of(key: Tuple[Hashable, ...]) -> int:
+def _kind_of(key: Key) -> int:
     info = key[1] if len(key) > 1 else 0
     return split_info(info)[0] if isinstance(info, int) else -1
 
@@ -266,7 +288,7 @@ def _kind_of(key: Tuple[Hashable, ...]) -> int:
 def _ref_difference(p: Partition, a: Node, b: Node) -> str:
     """Follow the first differing reference down to where the records themselves differ."""
     path: List[str] = []
-    seen = set()
+    seen: Set[Tuple[Node, Node]] = set()
     while (a, b) not in seen and len(path) < 64:
         seen.add((a, b))
         sa, sb = p.sides[a[0]], p.sides[b[0]]
@@ -296,11 +318,11 @@ def _ref_difference(p: Partition, a: Node, b: Node) -> str:
     return " ".join(path)
 
 
-def _is_node(t: Hashable) -> bool:
+def _is_node(t: Ref) -> TypeGuard[Node]:
     return isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], int)
 
 
-def _atom_text(p: Partition, t: Hashable) -> str:
+def _atom_text(p: Partition, t: Ref) -> str:
     if _is_node(t):
         return p.sides[t[0]].describe(t[1])
     if t == ("void",):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Deque, Dict, List
 
 from ..errors import BtfValidationError
 from ._layout import (
@@ -61,12 +61,16 @@ def _fail(t: TypeRecord, msg: str) -> BtfValidationError:
 
 def is_ident(s: bytes | None) -> bool:
     """``btf_name_valid_identifier``: ``[A-Za-z_.][A-Za-z0-9_.]*``, length 1..512."""
-    return bool(s) and len(s) <= KSYM_NAME_LEN and _IDENT_RE.fullmatch(s) is not None
+    if not s:
+        return False
+    return len(s) <= KSYM_NAME_LEN and _IDENT_RE.fullmatch(s) is not None
 
 
 def is_section_name(s: bytes | None) -> bool:
     """``btf_name_valid_section``: non-empty, printable ASCII, length 1..512."""
-    return bool(s) and len(s) <= KSYM_NAME_LEN and _SECTION_RE.fullmatch(s) is not None
+    if not s:
+        return False
+    return len(s) <= KSYM_NAME_LEN and _SECTION_RE.fullmatch(s) is not None
 
 
 def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
@@ -335,7 +339,7 @@ def _reaches_cycle(btf: Btf) -> Dict[int, bool]:
     """
     out_count: Dict[int, int] = {}
     preds: Dict[int, List[int]] = {}
-    ready = deque()
+    ready: Deque[int] = deque()
     for t in btf.types:
         edges = _own_edges(btf, t)
         out_count[t.id] = len(edges)

@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from ._layout import HEADER_LAYOUT
+from ._layout import HEADER_LAYOUT, ByteOrder
 
 if TYPE_CHECKING:
     from .btf import Btf
 
 
-def resolve_byteorder(btf: Btf, byteorder: str | None) -> str:
+def resolve_byteorder(btf: Btf, byteorder: str | None) -> ByteOrder:
     if byteorder is None:
         return btf.byteorder
     if byteorder == "native":
         return sys.byteorder
     if byteorder in ("little", "big"):
-        return byteorder
+        return cast(ByteOrder, byteorder)  # checked just above
     raise ValueError(f"byteorder must be None, 'little', 'big' or 'native', not {byteorder!r}")
 
 
-def _swap_layout(layout: bytes, src: str, dst: str) -> bytes:
+def _swap_layout(layout: bytes, src: ByteOrder, dst: ByteOrder) -> bytes:
     if src == dst:
         return layout
     out = bytearray(layout)
@@ -65,7 +65,9 @@ def to_bytes(btf: Btf, byteorder: str | None = None) -> bytes:
     if hdr_len >= HEADER_LAYOUT:
         # layout_off: right after the types; when there is no layout section the
         # input's (meaningless) layout_off is kept so canonical input round-trips.
-        layout_off = len(types) if layout else h["layout_off"]
+        old_layout_off = h["layout_off"]
+        assert old_layout_off is not None  # set whenever hdr_len >= HEADER_LAYOUT
+        layout_off = len(types) if layout else old_layout_off
         head += u32(layout_off) + u32(len(layout))
         head += bytes(hdr_len - HEADER_LAYOUT)  # header tail (all zero, rule H7)
     return bytes(head) + types + layout + strings

@@ -12,9 +12,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map_or("strict", String::as_str);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
-    let path = args
-        .get(3)
-        .map_or("/sys/kernel/btf/vmlinux", String::as_str);
+    let path = args.get(3).map_or("/sys/kernel/btf/vmlinux", String::as_str);
     let blob: Blob = Arc::new(std::fs::read(path).expect("read BTF"));
     let level = match mode {
         "module" => Some(Level::Module),
@@ -28,8 +26,7 @@ fn main() {
         let btf = Btf::parse(blob.clone(), None).expect("parse");
         let t1 = Instant::now();
         if let Some(level) = level {
-            btf.validate(&ValidateOptions { level, wide: false })
-                .expect("validate");
+            btf.validate(&ValidateOptions { level, wide: false }).expect("validate");
         }
         let t2 = Instant::now();
         times.push(t2 - t0);

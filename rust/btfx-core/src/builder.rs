@@ -128,14 +128,7 @@ impl TypeWriter {
     /// The blob: header (24 bytes), types, strings.
     pub fn finish(self, strings: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(24 + self.types.len() + strings.len());
-        write_header(
-            &mut out,
-            self.order,
-            24,
-            self.types.len() as u32,
-            None,
-            strings.len() as u32,
-        );
+        write_header(&mut out, self.order, 24, self.types.len() as u32, None, strings.len() as u32);
         out.extend_from_slice(&self.types);
         out.extend_from_slice(strings);
         out

@@ -95,18 +95,14 @@ fn err(kind: Compression, message: impl std::fmt::Display) -> Error {
 }
 
 fn too_big(kind: Compression, max: usize) -> Error {
-    Error::elf(format!(
-        "{kind} decompression failed: output exceeds the limit of {max} bytes"
-    ))
+    Error::elf(format!("{kind} decompression failed: output exceeds the limit of {max} bytes"))
 }
 
 /// Initial capacity for the output: the format's size hint, but never more than the cap
 /// nor a generous multiple of the input (a lying header must not reserve a gigabyte).
 fn capacity_hint(hint: Option<u64>, input_len: usize, max: usize) -> usize {
     let plausible = input_len.saturating_mul(16).max(CHUNK);
-    let hint = hint
-        .and_then(|h| usize::try_from(h).ok())
-        .unwrap_or(plausible);
+    let hint = hint.and_then(|h| usize::try_from(h).ok()).unwrap_or(plausible);
     hint.min(plausible).min(max)
 }
 
@@ -126,9 +122,7 @@ fn read_capped(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(err(kind, e)),
         };
-        let chunk = buf
-            .get(..n)
-            .ok_or_else(|| err(kind, "decoder overran its buffer"))?;
+        let chunk = buf.get(..n).ok_or_else(|| err(kind, "decoder overran its buffer"))?;
         if out.len().saturating_add(n) > max {
             return Err(too_big(kind, max));
         }
@@ -188,11 +182,7 @@ fn decompress_zstd(data: &[u8], max: usize) -> Result<Vec<u8>> {
             return Err(too_big(kind, max));
         }
         if first {
-            out.reserve(capacity_hint(
-                Some(declared).filter(|&d| d > 0),
-                data.len(),
-                max,
-            ));
+            out.reserve(capacity_hint(Some(declared).filter(|&d| d > 0), data.len(), max));
             first = false;
         }
         loop {
@@ -204,9 +194,7 @@ fn decompress_zstd(data: &[u8], max: usize) -> Result<Vec<u8>> {
             if out.len().saturating_add(ready) > max {
                 return Err(too_big(kind, max));
             }
-            decoder
-                .collect_to_writer(&mut out)
-                .map_err(|e| err(kind, e))?;
+            decoder.collect_to_writer(&mut out).map_err(|e| err(kind, e))?;
             if finished && decoder.is_finished() {
                 break;
             }
@@ -215,10 +203,9 @@ fn decompress_zstd(data: &[u8], max: usize) -> Result<Vec<u8>> {
             return Err(err(kind, "decoder left undrained output"));
         }
         // The content checksum (low 32 bits of XXH64) is optional; check it when present.
-        if let (Some(expected), Some(actual)) = (
-            decoder.get_checksum_from_data(),
-            decoder.get_calculated_checksum(),
-        ) {
+        if let (Some(expected), Some(actual)) =
+            (decoder.get_checksum_from_data(), decoder.get_calculated_checksum())
+        {
             if expected != actual {
                 return Err(err(
                     kind,
@@ -309,12 +296,7 @@ mod tests {
     #[test]
     fn reference_tool_outputs() {
         for blob in [HELLO_XZ_CRC32, HELLO_ZSTD, HELLO_GZ] {
-            assert_eq!(
-                &*decompress(blob).unwrap(),
-                b"hello btf\n",
-                "{:?}",
-                detect(blob)
-            );
+            assert_eq!(&*decompress(blob).unwrap(), b"hello btf\n", "{:?}", detect(blob));
         }
     }
 
@@ -328,11 +310,7 @@ mod tests {
                 lzma_rust2::CheckType::Sha256,
                 lzma_rust2::CheckType::None,
             ] {
-                assert_eq!(
-                    &*decompress(&xz(&data, check)).unwrap(),
-                    &data[..],
-                    "xz {n}"
-                );
+                assert_eq!(&*decompress(&xz(&data, check)).unwrap(), &data[..], "xz {n}");
             }
             assert_eq!(&*decompress(&zstd(&data)).unwrap(), &data[..], "zstd {n}");
             assert_eq!(&*decompress(&gzip(&data)).unwrap(), &data[..], "gzip {n}");
@@ -361,11 +339,7 @@ mod tests {
     #[test]
     fn output_cap() {
         let data = vec![0u8; 4 << 20];
-        for blob in [
-            xz(&data, lzma_rust2::CheckType::Crc32),
-            zstd(&data),
-            gzip(&data),
-        ] {
+        for blob in [xz(&data, lzma_rust2::CheckType::Crc32), zstd(&data), gzip(&data)] {
             let kind = detect(&blob);
             assert!(blob.len() < 64 << 10, "{kind} should compress zeros well");
             let e = decompress_limited(&blob, (4 << 20) - 1).unwrap_err();
@@ -399,11 +373,7 @@ mod tests {
     #[test]
     fn truncated_streams_are_errors() {
         let data = sample(50_000);
-        for blob in [
-            xz(&data, lzma_rust2::CheckType::Crc32),
-            zstd(&data),
-            gzip(&data),
-        ] {
+        for blob in [xz(&data, lzma_rust2::CheckType::Crc32), zstd(&data), gzip(&data)] {
             let magic_len = match detect(&blob) {
                 Compression::Xz => 6,
                 Compression::Zstd => 4,
@@ -434,11 +404,7 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
             }
         }
         !crc

@@ -132,11 +132,7 @@ pub fn write_raw_type(btf: &Btf, t: TypeRef<'_>, out: &mut Vec<u8>) {
             }
         }
         Kind::Fwd => {
-            out.extend_from_slice(if t.kflag() {
-                b" fwd_kind=union"
-            } else {
-                b" fwd_kind=struct"
-            });
+            out.extend_from_slice(if t.kflag() { b" fwd_kind=union" } else { b" fwd_kind=struct" });
         }
         Kind::Func => {
             text_u32(out, b" type_id=", t.size_or_type());
@@ -411,15 +407,11 @@ fn linkage_str(linkage: u32) -> &'static str {
 /// Output size guesses: kernel BTF dumps take ~3.8x (text) and ~5.5x (JSON) the type
 /// section; overshooting only reserves address space.
 fn raw_capacity(btf: &Btf) -> usize {
-    (btf.header().type_len as usize)
-        .saturating_mul(4)
-        .saturating_add(64)
+    (btf.header().type_len as usize).saturating_mul(4).saturating_add(64)
 }
 
 fn json_capacity(btf: &Btf) -> usize {
-    (btf.header().type_len as usize)
-        .saturating_mul(6)
-        .saturating_add(64)
+    (btf.header().type_len as usize).saturating_mul(6).saturating_add(64)
 }
 
 fn into_string(bytes: Vec<u8>) -> String {
@@ -457,9 +449,7 @@ fn json_str(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
     // Fast path (almost every name): nothing to escape. `fold` rather than `any` so the
     // check vectorizes.
-    if !s.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    }) {
+    if !s.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\')) {
         out.extend_from_slice(s);
         out.push(b'"');
         return;
@@ -555,18 +545,10 @@ mod tests {
 
     impl Builder {
         fn new() -> Self {
-            Builder {
-                types: Vec::new(),
-                strs: vec![0],
-                str_base: 0,
-            }
+            Builder { types: Vec::new(), strs: vec![0], str_base: 0 }
         }
         fn split(base: &Btf) -> Self {
-            Builder {
-                types: Vec::new(),
-                strs: Vec::new(),
-                str_base: base.str_end(),
-            }
+            Builder { types: Vec::new(), strs: Vec::new(), str_base: base.str_end() }
         }
         fn s(&mut self, name: &[u8]) -> u32 {
             let off = self.str_base + self.strs.len() as u32;
@@ -773,10 +755,7 @@ mod tests {
     fn dump_raw_every_kind() {
         let btf = Btf::from_slice(&every_kind(), None).unwrap();
         let ours = dump_raw_bytes(&btf);
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(EVERY_KIND_RAW)
-        );
+        assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(EVERY_KIND_RAW));
         assert_eq!(ours, EVERY_KIND_RAW);
         // The String form replaces the two bad bytes only.
         let s = dump_raw(&btf);
@@ -795,29 +774,17 @@ mod tests {
         assert!(ours.ends_with(b"\"size\":0,\"vlen\":0,\"members\":[]}]}\n"));
         let has = |needle: &[u8]| ours.windows(needle.len()).any(|w| w == needle);
         // Bitfields get a bitfield_size key, plain members none.
-        assert!(has(
-            b"{\"name\":\"bf\",\"type_id\":1,\"bits_offset\":32,\"bitfield_size\":3}"
-        ));
+        assert!(has(b"{\"name\":\"bf\",\"type_id\":1,\"bits_offset\":32,\"bitfield_size\":3}"));
         assert!(has(b"{\"name\":\"c\",\"type_id\":2,\"bits_offset\":40}"));
         // 32-bit enum values are sign-extended like bpftool does, 64-bit ones are not.
         assert!(has(b"\"encoding\":\"SIGNED\",\"size\":4,\"vlen\":2,\"values\":[{\"name\":\"NEG\",\"val\":-5}"));
         assert!(has(b"{\"name\":\"NEG\",\"val\":18446744073709551611},{\"name\":\"BIG\",\"val\":18446744071562067968}"));
-        assert!(has(
-            b"{\"name\":\"NEG\",\"val\":-2},{\"name\":\"BIG\",\"val\":8589934593}"
-        ));
+        assert!(has(b"{\"name\":\"NEG\",\"val\":-2},{\"name\":\"BIG\",\"val\":8589934593}"));
         assert!(has(b"{\"name\":\"BIG\",\"val\":18446744073709551584}"));
-        assert!(has(
-            b"\"vars\":[{\"type_id\":24,\"offset\":0,\"size\":4},{\"type_id\":0,"
-        ));
-        assert!(has(
-            b"\"kind\":\"DECL_TAG\",\"name\":\"tag\",\"type_id\":6,\"component_idx\":-1}"
-        ));
-        assert!(has(
-            b"\"kind\":\"VAR\",\"name\":\"v\",\"type_id\":1,\"linkage\":\"(unknown)\"}"
-        ));
-        assert!(has(
-            b"\"kind\":\"FWD\",\"name\":\"fwd_u\",\"fwd_kind\":\"union\"}"
-        ));
+        assert!(has(b"\"vars\":[{\"type_id\":24,\"offset\":0,\"size\":4},{\"type_id\":0,"));
+        assert!(has(b"\"kind\":\"DECL_TAG\",\"name\":\"tag\",\"type_id\":6,\"component_idx\":-1}"));
+        assert!(has(b"\"kind\":\"VAR\",\"name\":\"v\",\"type_id\":1,\"linkage\":\"(unknown)\"}"));
+        assert!(has(b"\"kind\":\"FWD\",\"name\":\"fwd_u\",\"fwd_kind\":\"union\"}"));
         // bpftool's escapes, \u00XX for other controls, other bytes as they are.
         assert!(has(b"\"name\":\"q\\\"b\\\\t\\tn\\nr\\rc\\u0001\xff\xfe\""));
         assert!(has(b"\"name\":\"(invalid)\""));
@@ -833,33 +800,10 @@ mod tests {
         let gv = b.s(b"gv");
         let sec = b.s(b".bss");
         let int_off = base.type_by_id(1).unwrap().name_off();
-        b.w(&[
-            own,
-            info(Kind::Struct, false, 2),
-            8,
-            int_off,
-            1,
-            0,
-            own,
-            36,
-            32,
-        ]) // [36]
-        .w(&[gv, info(Kind::Var, false, 0), 36, 1]) // [37]
-        .w(&[
-            sec,
-            info(Kind::Datasec, false, 3),
-            8,
-            37,
-            0,
-            8,
-            24,
-            8,
-            4,
-            38,
-            0,
-            0,
-        ]) // [38]
-        .w(&[int_off, info(Kind::Typedef, false, 0), 1]); // [39] base string
+        b.w(&[own, info(Kind::Struct, false, 2), 8, int_off, 1, 0, own, 36, 32]) // [36]
+            .w(&[gv, info(Kind::Var, false, 0), 36, 1]) // [37]
+            .w(&[sec, info(Kind::Datasec, false, 3), 8, 37, 0, 8, 24, 8, 4, 38, 0, 0]) // [38]
+            .w(&[int_off, info(Kind::Typedef, false, 0), 1]); // [39] base string
         b.blob()
     }
 
@@ -904,28 +848,12 @@ mod tests {
         assert_eq!(out, b"[12] FWD 'fwd_u' fwd_kind=union\n");
         out.clear();
         write_json_type(&btf, btf.type_by_id(28).unwrap(), &mut out);
-        assert_eq!(
-            out,
-            b"{\"id\":28,\"kind\":\"FLOAT\",\"name\":\"double\",\"size\":8}"
-        );
+        assert_eq!(out, b"{\"id\":28,\"kind\":\"FLOAT\",\"name\":\"double\",\"size\":8}");
     }
 
     #[test]
     fn dump_integers() {
-        for v in [
-            0u64,
-            1,
-            9,
-            10,
-            99,
-            100,
-            101,
-            999,
-            1000,
-            4294967295,
-            u64::MAX,
-            12345678901,
-        ] {
+        for v in [0u64, 1, 9, 10, 99, 100, 101, 999, 1000, 4294967295, u64::MAX, 12345678901] {
             let mut out = Vec::new();
             put_u64(&mut out, v);
             assert_eq!(out, v.to_string().as_bytes());
@@ -940,10 +868,7 @@ mod tests {
     /// When bpftool is installed, the hand-made blobs are checked against it too.
     #[test]
     fn dump_every_kind_matches_bpftool_if_installed() {
-        let Ok(o) = std::process::Command::new("bpftool")
-            .arg("version")
-            .output()
-        else {
+        let Ok(o) = std::process::Command::new("bpftool").arg("version").output() else {
             eprintln!("skipped: no bpftool");
             return;
         };
@@ -959,9 +884,7 @@ mod tests {
             if json {
                 c.arg("-j");
             }
-            c.args(["btf", "dump", "file"])
-                .arg(&path)
-                .args(["format", "raw"]);
+            c.args(["btf", "dump", "file"]).arg(&path).args(["format", "raw"]);
             c.output().unwrap()
         };
         let raw = run(false);
@@ -978,21 +901,10 @@ mod tests {
             .output()
             .unwrap();
         std::fs::remove_dir_all(&dir).ok();
-        assert!(
-            raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&raw.stdout),
-            String::from_utf8_lossy(EVERY_KIND_RAW)
-        );
+        assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+        assert_eq!(String::from_utf8_lossy(&raw.stdout), String::from_utf8_lossy(EVERY_KIND_RAW));
         assert_eq!(raw.stdout, EVERY_KIND_RAW);
-        assert!(
-            split_raw.status.success(),
-            "{}",
-            String::from_utf8_lossy(&split_raw.stderr)
-        );
+        assert!(split_raw.status.success(), "{}", String::from_utf8_lossy(&split_raw.stderr));
         assert_eq!(String::from_utf8_lossy(&split_raw.stdout), SPLIT_RAW);
         // Two deliberate differences, undone here to compare bytes: bpftool 7.1 writes
         // control characters raw (invalid JSON) where we write \u00XX, and its
@@ -1005,10 +917,7 @@ mod tests {
         };
         let fixed = replace(&ours, b"\\u0001", b"\x01");
         let fixed = replace(&fixed, b"b\\\\t", b"b\\nt");
-        assert_eq!(
-            String::from_utf8_lossy(&fixed),
-            String::from_utf8_lossy(&json.stdout)
-        );
+        assert_eq!(String::from_utf8_lossy(&fixed), String::from_utf8_lossy(&json.stdout));
         assert_eq!(fixed, json.stdout);
     }
 

@@ -106,11 +106,7 @@ impl SectionInfo {
             Some(n) => format!("{n}: {message}"),
             None => format!("section {}: {message}", self.index),
         };
-        Error::Elf {
-            message,
-            section: name.map(str::to_owned),
-            offset: Some(self.offset),
-        }
+        Error::Elf { message, section: name.map(str::to_owned), offset: Some(self.offset) }
     }
 }
 
@@ -155,11 +151,7 @@ const EI_DATA: usize = 5;
 /// Check the identification bytes (magic, class, data encoding); return whether
 /// the file is ELF64.
 fn parse_ident(data: &[u8]) -> Result<bool> {
-    let header_error = |message: String| Error::Elf {
-        message,
-        section: None,
-        offset: Some(0),
-    };
+    let header_error = |message: String| Error::Elf { message, section: None, offset: Some(0) };
     if !is_elf(data) {
         return Err(header_error("not an ELF file (no \\x7fELF magic)".into()));
     }
@@ -177,11 +169,7 @@ fn parse_ident(data: &[u8]) -> Result<bool> {
 }
 
 fn object_error(context: &str, offset: Option<u64>, e: object::read::Error) -> Error {
-    Error::Elf {
-        message: format!("{context}: {e}"),
-        section: None,
-        offset,
-    }
+    Error::Elf { message: format!("{context}: {e}"), section: None, offset }
 }
 
 struct Parsed<'a, Elf: FileHeader<Endian = Endianness>> {
@@ -192,9 +180,7 @@ struct Parsed<'a, Elf: FileHeader<Endian = Endianness>> {
 
 fn parse<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<Parsed<'_, Elf>> {
     let header = Elf::parse(data).map_err(|e| object_error("invalid ELF header", Some(0), e))?;
-    let endian = header
-        .endian()
-        .map_err(|e| object_error("invalid ELF header", Some(0), e))?;
+    let endian = header.endian().map_err(|e| object_error("invalid ELF header", Some(0), e))?;
     let shoff: u64 = header.e_shoff(endian).into();
     // Section header table and e_shstrndx checks, as in the module loader's
     // elf_validity_check(): entry size must match, the table must lie inside the file,
@@ -202,11 +188,7 @@ fn parse<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<Parsed<'_,
     let sections = header
         .sections(endian, data)
         .map_err(|e| object_error("invalid ELF section header table", Some(shoff), e))?;
-    Ok(Parsed {
-        header,
-        endian,
-        sections,
-    })
+    Ok(Parsed { header, endian, sections })
 }
 
 fn info_of<Elf: FileHeader<Endian = Endianness>>(
@@ -249,14 +231,11 @@ fn find_btf_in<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfB
     // whose name cannot be read fails the whole file.
     for (index, sh) in p.sections.enumerate().skip(1) {
         let info = info_of::<Elf>(endian, index.0, sh);
-        let raw_name = p
-            .sections
-            .section_name(endian, sh)
-            .map_err(|e| Error::Elf {
-                message: format!("section {}: cannot read its name: {e}", index.0),
-                section: None,
-                offset: Some(info.offset),
-            })?;
+        let raw_name = p.sections.section_name(endian, sh).map_err(|e| Error::Elf {
+            message: format!("section {}: cannot read its name: {e}", index.0),
+            section: None,
+            offset: Some(info.offset),
+        })?;
         let (slot_name, is_btf) = match raw_name {
             b".BTF" => (BTF_SECTION, true),
             b".BTF.base" => (BTF_BASE_SECTION, false),
@@ -276,10 +255,9 @@ fn find_btf_in<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfB
             ));
         }
         if info.flags & u64::from(elf::SHF_COMPRESSED) != 0 {
-            return Err(info.error(
-                Some(slot_name),
-                "SHF_COMPRESSED BTF sections are not supported",
-            ));
+            return Err(
+                info.error(Some(slot_name), "SHF_COMPRESSED BTF sections are not supported")
+            );
         }
         // libbpf: "failed to get section(%d, %s) data"; kernel elf_validity_check():
         // sh_offset + sh_size must not overflow nor pass the end of the file.
@@ -361,16 +339,8 @@ mod tests {
 
     impl Out {
         fn put(&mut self, at: usize, v: u64, width: usize) {
-            let b = if self.be {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            };
-            let src = if self.be {
-                &b[8 - width..]
-            } else {
-                &b[..width]
-            };
+            let b = if self.be { v.to_be_bytes() } else { v.to_le_bytes() };
+            let src = if self.be { &b[8 - width..] } else { &b[..width] };
             self.bytes[at..at + width].copy_from_slice(src);
         }
         /// Patch field `field` of section header `index` (offsets as in Elf64/Elf32_Shdr).
@@ -394,13 +364,7 @@ mod tests {
     /// Hand-assemble an ELF file: header, section data, .shstrtab, section headers.
     fn build(is_64: bool, be: bool, e_type: u16, secs: &[Sec]) -> Out {
         let (ehsize, shentsize) = if is_64 { (64usize, 64usize) } else { (52, 40) };
-        let mut out = Out {
-            bytes: vec![0; ehsize],
-            offsets: vec![],
-            shoff: 0,
-            is_64,
-            be,
-        };
+        let mut out = Out { bytes: vec![0; ehsize], offsets: vec![], shoff: 0, is_64, be };
         // Section data, 8-aligned.
         for s in secs {
             while !out.bytes.len().is_multiple_of(8) {
@@ -430,16 +394,8 @@ mod tests {
 
         // ELF header.
         out.bytes[..4].copy_from_slice(&elf::ELFMAG);
-        out.bytes[4] = if is_64 {
-            elf::ELFCLASS64
-        } else {
-            elf::ELFCLASS32
-        };
-        out.bytes[5] = if be {
-            elf::ELFDATA2MSB
-        } else {
-            elf::ELFDATA2LSB
-        };
+        out.bytes[4] = if is_64 { elf::ELFCLASS64 } else { elf::ELFCLASS32 };
+        out.bytes[5] = if be { elf::ELFDATA2MSB } else { elf::ELFDATA2LSB };
         out.bytes[6] = elf::EV_CURRENT;
         let machine = if is_64 { elf::EM_X86_64 } else { elf::EM_386 };
         out.put(16, e_type.into(), 2);
@@ -509,11 +465,7 @@ mod tests {
     fn finds_btf_in_all_classes_and_endians() {
         for (is_64, be) in kinds() {
             for e_type in [elf::ET_REL, elf::ET_EXEC, elf::ET_DYN] {
-                let secs = [
-                    sec(".text", b"\x90\x90"),
-                    sec(".BTF", BTF),
-                    sec(".BTF.base", BASE),
-                ];
+                let secs = [sec(".text", b"\x90\x90"), sec(".BTF", BTF), sec(".BTF.base", BASE)];
                 let out = build(is_64, be, e_type, &secs);
                 let f = find_btf_sections(&out.bytes).unwrap();
                 assert_eq!(f.btf, BTF);
@@ -539,12 +491,7 @@ mod tests {
 
     #[test]
     fn btf_ext_and_trailing_signature() {
-        let out = build(
-            true,
-            false,
-            elf::ET_REL,
-            &[sec(".BTF.ext", EXT), sec(".BTF", BTF)],
-        );
+        let out = build(true, false, elf::ET_REL, &[sec(".BTF.ext", EXT), sec(".BTF", BTF)]);
         let mut bytes = out.bytes.clone();
         bytes.extend_from_slice(
             b"<pkcs7 blob>\0\0\0\x02\0\0\0\0\0\0\0\x0c~Module signature appended~\n",
@@ -556,12 +503,7 @@ mod tests {
     #[test]
     fn missing_btf() {
         for (is_64, be) in kinds() {
-            let out = build(
-                is_64,
-                be,
-                elf::ET_REL,
-                &[sec(".text", b"x"), sec(".BTF.base", BASE)],
-            );
+            let out = build(is_64, be, elf::ET_REL, &[sec(".text", b"x"), sec(".BTF.base", BASE)]);
             let e = find_btf_sections(&out.bytes).unwrap_err();
             match e {
                 Error::Elf { section, .. } => assert_eq!(section.as_deref(), Some(".BTF")),
@@ -584,21 +526,10 @@ mod tests {
                 for name in [".BTF", ".BTF.base", ".BTF.ext"] {
                     let mut s = sec(name, BTF);
                     s.sh_type = t;
-                    let secs = if name == ".BTF" {
-                        vec![s]
-                    } else {
-                        vec![sec(".BTF", BTF), s]
-                    };
+                    let secs = if name == ".BTF" { vec![s] } else { vec![sec(".BTF", BTF), s] };
                     let out = build(is_64, be, elf::ET_REL, &secs);
                     let e = find_btf_sections(&out.bytes).unwrap_err();
-                    let Error::Elf {
-                        section,
-                        offset,
-                        message,
-                    } = e
-                    else {
-                        panic!()
-                    };
+                    let Error::Elf { section, offset, message } = e else { panic!() };
                     assert_eq!(section.as_deref(), Some(name), "{message}");
                     assert!(offset.is_some());
                     assert!(message.contains("SHT_PROGBITS"), "{message}");
@@ -612,35 +543,16 @@ mod tests {
         let mut s = sec(".BTF", BTF);
         s.flags = u64::from(elf::SHF_COMPRESSED);
         let out = build(true, false, elf::ET_REL, &[s]);
-        assert!(find_btf_sections(&out.bytes)
-            .unwrap_err()
-            .to_string()
-            .contains("SHF_COMPRESSED"));
+        assert!(find_btf_sections(&out.bytes).unwrap_err().to_string().contains("SHF_COMPRESSED"));
     }
 
     #[test]
     fn duplicate_btf_is_refused() {
-        let out = build(
-            true,
-            false,
-            elf::ET_REL,
-            &[sec(".BTF", BTF), sec(".BTF", BASE)],
-        );
-        assert!(find_btf_sections(&out.bytes)
-            .unwrap_err()
-            .to_string()
-            .contains("more than one"));
+        let out = build(true, false, elf::ET_REL, &[sec(".BTF", BTF), sec(".BTF", BASE)]);
+        assert!(find_btf_sections(&out.bytes).unwrap_err().to_string().contains("more than one"));
         // section_by_name returns the first.
-        let out2 = build(
-            true,
-            false,
-            elf::ET_REL,
-            &[sec(".BTF", BTF), sec(".BTF", BASE)],
-        );
-        assert_eq!(
-            section_by_name(&out2.bytes, ".BTF").unwrap().unwrap().index,
-            1
-        );
+        let out2 = build(true, false, elf::ET_REL, &[sec(".BTF", BTF), sec(".BTF", BASE)]);
+        assert_eq!(section_by_name(&out2.bytes, ".BTF").unwrap().unwrap().index, 1);
     }
 
     #[test]
@@ -658,10 +570,7 @@ mod tests {
                 s.size = size;
                 let out = build(is_64, be, elf::ET_REL, &[s.clone()]);
                 let e = find_btf_sections(&out.bytes).unwrap_err();
-                assert!(
-                    matches!(&e, Error::Elf { section: Some(n), .. } if n == ".BTF"),
-                    "{e:?}"
-                );
+                assert!(matches!(&e, Error::Elf { section: Some(n), .. } if n == ".BTF"), "{e:?}");
                 let info = section_by_name(&out.bytes, ".BTF").unwrap().unwrap();
                 assert!(info.data(&out.bytes).is_err());
             }
@@ -671,11 +580,7 @@ mod tests {
         out.patch_sh(1, "offset", u64::MAX - 1);
         out.patch_sh(1, "size", 16);
         assert!(find_btf_sections(&out.bytes).is_err());
-        assert!(section_by_name(&out.bytes, ".BTF")
-            .unwrap()
-            .unwrap()
-            .data(&out.bytes)
-            .is_err());
+        assert!(section_by_name(&out.bytes, ".BTF").unwrap().unwrap().data(&out.bytes).is_err());
     }
 
     #[test]
@@ -691,12 +596,7 @@ mod tests {
 
     #[test]
     fn unreadable_section_name() {
-        let mut out = build(
-            true,
-            false,
-            elf::ET_REL,
-            &[sec(".text", b"x"), sec(".BTF", BTF)],
-        );
+        let mut out = build(true, false, elf::ET_REL, &[sec(".text", b"x"), sec(".BTF", BTF)]);
         out.patch_sh(1, "name", 0xffff_0000);
         let e = find_btf_sections(&out.bytes).unwrap_err();
         assert!(e.to_string().contains("cannot read its name"), "{e}");
@@ -718,10 +618,7 @@ mod tests {
             b"\x7fELF\x02\x03\x01",
             b"\x9f\xeb\x01\x00\x18\x00\x00\x00",
         ] {
-            assert!(
-                matches!(find_btf_sections(bad), Err(Error::Elf { .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(find_btf_sections(bad), Err(Error::Elf { .. })), "{bad:?}");
             assert!(section_by_name(bad, ".BTF").is_err());
         }
         for (is_64, be) in kinds() {
@@ -764,11 +661,7 @@ mod tests {
                 is_64,
                 be,
                 elf::ET_REL,
-                &[
-                    sec(".text", b"abc"),
-                    sec(".BTF", BTF),
-                    sec(".BTF.base", BASE),
-                ],
+                &[sec(".text", b"abc"), sec(".BTF", BTF), sec(".BTF.base", BASE)],
             );
             for n in 0..out.bytes.len() {
                 let cut = &out.bytes[..n];

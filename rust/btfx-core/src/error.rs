@@ -34,12 +34,7 @@ impl fmt::Display for Section {
 pub enum Error {
     /// The blob cannot be parsed (header, section layout, record framing).
     #[error("{message}")]
-    Format {
-        message: String,
-        section: Section,
-        type_id: Option<u32>,
-        offset: Option<u64>,
-    },
+    Format { message: String, section: Section, type_id: Option<u32>, offset: Option<u64> },
     /// The blob parses but breaks a rule the kernel checks (see docs/rules.md).
     #[error("{message}")]
     Validation {
@@ -50,11 +45,7 @@ pub enum Error {
     },
     /// An ELF file or compressed module is malformed or lacks the needed section.
     #[error("{message}")]
-    Elf {
-        message: String,
-        section: Option<String>,
-        offset: Option<u64>,
-    },
+    Elf { message: String, section: Option<String>, offset: Option<u64> },
     /// Rebasing/detaching/retargeting is impossible for these inputs.
     #[error("{message}")]
     Rebase { message: String, type_id: Option<u32> },

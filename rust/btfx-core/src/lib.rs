@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod btf;
+pub mod btf_ids;
 pub mod builder;
 pub mod compress;
 pub mod dump;

@@ -27,7 +27,8 @@ pub fn parse_any(blob: Blob, base: Option<Arc<Btf>>) -> Result<Btf> {
         return Btf::parse(blob, base);
     }
     let found = elf::find_btf_sections(data)?;
-    let start = usize::try_from(found.btf_offset).map_err(|_| Error::elf(".BTF offset too large"))?;
+    let start =
+        usize::try_from(found.btf_offset).map_err(|_| Error::elf(".BTF offset too large"))?;
     let range = start..start + found.btf.len();
     let base = match (found.btf_base, base) {
         (None, base) => base,

@@ -258,35 +258,35 @@ impl<'a> TypeRef<'a> {
 
 /// Offsets within a record of the id (or string) fields of a kind with `vlen` elements.
 pub fn field_offsets(kind: Option<Kind>, vlen: u32, ids: bool) -> impl Iterator<Item = usize> {
-    let (head, info, elem, elem_size, n, base): (Option<usize>, &[u32], &[u32], usize, usize, usize) =
-        match kind {
-            None => (None, &[], &[], 0, 0, 12),
-            Some(k) => {
-                let l = k.layout();
-                let head = if ids {
-                    (l.size_word == crate::kind::SizeWord::TypeId).then_some(8)
-                } else {
-                    Some(0)
-                };
-                let info: &[u32] = if ids { l.info_ids } else { &[] };
-                let elem: &[u32] = if ids { l.elem_ids } else { l.elem_strs };
-                let n = if l.elem_size == 0 { 0 } else { vlen as usize };
-                (head, info, elem, l.elem_size as usize, n, 12 + l.info_size as usize)
-            }
-        };
-    head.into_iter()
-        .chain(info.iter().map(|&o| 12 + o as usize))
-        .chain((0..n).flat_map(move |i| elem.iter().map(move |&o| base + i * elem_size + o as usize)))
+    let (head, info, elem, elem_size, n, base): (
+        Option<usize>,
+        &[u32],
+        &[u32],
+        usize,
+        usize,
+        usize,
+    ) = match kind {
+        None => (None, &[], &[], 0, 0, 12),
+        Some(k) => {
+            let l = k.layout();
+            let head = if ids {
+                (l.size_word == crate::kind::SizeWord::TypeId).then_some(8)
+            } else {
+                Some(0)
+            };
+            let info: &[u32] = if ids { l.info_ids } else { &[] };
+            let elem: &[u32] = if ids { l.elem_ids } else { l.elem_strs };
+            let n = if l.elem_size == 0 { 0 } else { vlen as usize };
+            (head, info, elem, l.elem_size as usize, n, 12 + l.info_size as usize)
+        }
+    };
+    head.into_iter().chain(info.iter().map(|&o| 12 + o as usize)).chain(
+        (0..n).flat_map(move |i| elem.iter().map(move |&o| base + i * elem_size + o as usize)),
+    )
 }
 
 impl std::fmt::Debug for TypeRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "[{}] {} '{}'",
-            self.id,
-            self.kind_name(),
-            String::from_utf8_lossy(self.name())
-        )
+        write!(f, "[{}] {} '{}'", self.id, self.kind_name(), String::from_utf8_lossy(self.name()))
     }
 }

@@ -36,9 +36,7 @@ fn bpftool_dump(file: &Path, base: Option<&Path>, json: bool) -> Vec<u8> {
     if let Some(b) = base {
         cmd.arg("-B").arg(b);
     }
-    cmd.args(["btf", "dump", "file"])
-        .arg(file)
-        .args(["format", "raw"]);
+    cmd.args(["btf", "dump", "file"]).arg(file).args(["format", "raw"]);
     let out = cmd.output().expect("run bpftool");
     assert!(
         out.status.success(),
@@ -140,19 +138,12 @@ fn check_corpus(base_path: &Path, splits: Vec<PathBuf>, json_all: bool) {
     let base = Arc::new(Btf::from_slice(&base_data, None).expect("parse base"));
     let t = std::time::Instant::now();
     let raw = dump_raw_bytes(&base);
-    eprintln!(
-        "{}: dump_raw_bytes {} bytes in {:?}",
-        base_path.display(),
-        raw.len(),
-        t.elapsed()
-    );
+    eprintln!("{}: dump_raw_bytes {} bytes in {:?}", base_path.display(), raw.len(), t.elapsed());
     let mut errors = Vec::new();
     errors.extend(check_raw(&base, base_path, None).err());
     errors.extend(check_json(&base, base_path, None).err());
 
-    let threads = std::thread::available_parallelism()
-        .map_or(4, |n| n.get())
-        .min(16);
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let found = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -180,23 +171,14 @@ fn check_corpus(base_path: &Path, splits: Vec<PathBuf>, json_all: bool) {
         }
     });
     errors.extend(found.into_inner().unwrap());
-    let json_n = if json_all {
-        splits.len()
-    } else {
-        splits.len().min(JSON_MODULES)
-    };
+    let json_n = if json_all { splits.len() } else { splits.len().min(JSON_MODULES) };
     eprintln!(
         "{}: base (raw+json) and {} split files (raw; json for {json_n}): {} failures",
         base_path.display(),
         splits.len(),
         errors.len()
     );
-    assert!(
-        errors.is_empty(),
-        "{} failures; first:\n{}",
-        errors.len(),
-        errors[0]
-    );
+    assert!(errors.is_empty(), "{} failures; first:\n{}", errors.len(), errors[0]);
 }
 
 fn sorted_files(dir: &Path, skip: &str) -> Vec<PathBuf> {
@@ -228,10 +210,9 @@ fn sysfs_dump_matches_bpftool() {
 
 #[test]
 fn extra_split_corpus_matches_bpftool() {
-    let (Some(base), Some(dir)) = (
-        std::env::var_os("BTFX_DUMP_BASE"),
-        std::env::var_os("BTFX_DUMP_SPLIT_DIR"),
-    ) else {
+    let (Some(base), Some(dir)) =
+        (std::env::var_os("BTFX_DUMP_BASE"), std::env::var_os("BTFX_DUMP_SPLIT_DIR"))
+    else {
         eprintln!("skipped: BTFX_DUMP_BASE / BTFX_DUMP_SPLIT_DIR not set");
         return;
     };
@@ -239,15 +220,8 @@ fn extra_split_corpus_matches_bpftool() {
         return;
     }
     let base = PathBuf::from(base);
-    let splits = sorted_files(Path::new(&dir), "")
-        .into_iter()
-        .filter(|p| *p != base)
-        .collect();
-    check_corpus(
-        &base,
-        splits,
-        std::env::var_os("BTFX_DUMP_JSON_ALL").is_some(),
-    );
+    let splits = sorted_files(Path::new(&dir), "").into_iter().filter(|p| *p != base).collect();
+    check_corpus(&base, splits, std::env::var_os("BTFX_DUMP_JSON_ALL").is_some());
 }
 
 /// Timing only: `cargo test --release --test dump_sysfs timing -- --ignored --nocapture`.

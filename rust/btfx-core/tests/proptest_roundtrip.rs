@@ -15,12 +15,13 @@ struct Rec {
 }
 
 fn rec() -> impl Strategy<Value = Rec> {
-    (0usize..19, any::<bool>(), 0u32..4, proptest::collection::vec(any::<u32>(), 64))
-        .prop_map(|(k, kflag, vlen, words)| {
+    (0usize..19, any::<bool>(), 0u32..4, proptest::collection::vec(any::<u32>(), 64)).prop_map(
+        |(k, kflag, vlen, words)| {
             let kind = Kind::ALL[k];
             let vlen = if kind.layout().elem_size == 0 { vlen % 2 } else { vlen };
             Rec { kind, kflag, vlen, words }
-        })
+        },
+    )
 }
 
 fn encode(recs: &[Rec], strings: &[u8], order: ByteOrder, hdr_len: u32) -> Vec<u8> {

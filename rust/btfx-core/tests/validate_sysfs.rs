@@ -16,14 +16,8 @@ fn sysfs_vmlinux() -> Option<Vec<u8>> {
     }
 }
 
-const STRICT: ValidateOptions = ValidateOptions {
-    level: Level::Strict,
-    wide: false,
-};
-const MODULE: ValidateOptions = ValidateOptions {
-    level: Level::Module,
-    wide: false,
-};
+const STRICT: ValidateOptions = ValidateOptions { level: Level::Strict, wide: false };
+const MODULE: ValidateOptions = ValidateOptions { level: Level::Module, wide: false };
 
 #[test]
 fn vmlinux_validates() {
@@ -31,11 +25,7 @@ fn vmlinux_validates() {
     let btf = Btf::from_slice(&data, None).expect("parse vmlinux");
     btf.validate(&STRICT).expect("strict");
     btf.validate(&MODULE).expect("module");
-    btf.validate(&ValidateOptions {
-        level: Level::Strict,
-        wide: true,
-    })
-    .expect("strict wide");
+    btf.validate(&ValidateOptions { level: Level::Strict, wide: true }).expect("strict wide");
     // The same types in the other byte order.
     let other = match btf.byte_order() {
         ByteOrder::Little => ByteOrder::Big,
@@ -58,10 +48,8 @@ fn modules_validate_as_split() {
         let raw = std::fs::read(&path).unwrap();
         let m = Btf::from_slice(&raw, Some(base.clone()))
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        m.validate(&MODULE)
-            .unwrap_or_else(|e| panic!("{} (module): {e:?}", path.display()));
-        m.validate(&STRICT)
-            .unwrap_or_else(|e| panic!("{} (strict): {e:?}", path.display()));
+        m.validate(&MODULE).unwrap_or_else(|e| panic!("{} (module): {e:?}", path.display()));
+        m.validate(&STRICT).unwrap_or_else(|e| panic!("{} (strict): {e:?}", path.display()));
         n += 1;
     }
     if n == 0 {
@@ -96,12 +84,9 @@ fn vmlinux_validate_timing() {
         strict.push(t3 - t2);
         total.push((t1 - t0) + (t3 - t2));
     }
-    for (what, v) in [
-        ("parse", parse),
-        ("module", module),
-        ("strict", strict),
-        ("parse+strict", total),
-    ] {
+    for (what, v) in
+        [("parse", parse), ("module", module), ("strict", strict), ("parse+strict", total)]
+    {
         let (best, median) = best_and_median(v);
         eprintln!("{what:>13}: best {best:?}, median {median:?} (20 runs)");
     }

@@ -76,7 +76,11 @@ impl PyBtf {
         let btf = py
             .detach(move || -> PyResult<_> {
                 let data = std::fs::read(&path).map_err(|e| {
-                    PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string(), path.display().to_string()))
+                    PyOSError::new_err((
+                        e.raw_os_error().unwrap_or(0),
+                        e.to_string(),
+                        path.display().to_string(),
+                    ))
                 })?;
                 Ok(btfx_core::load::parse_any(Arc::new(data), base_inner))
             })?
@@ -164,7 +168,11 @@ impl PyBtf {
     /// Serializes the own part (canonical layout) in `byteorder` ("little", "big",
     /// "native"; default: as parsed).
     #[pyo3(signature = (byteorder=None))]
-    fn to_bytes<'py>(&self, py: Python<'py>, byteorder: Option<&str>) -> PyResult<Bound<'py, PyBytes>> {
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        byteorder: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let order = parse_byteorder(byteorder)?;
         let inner = self.inner.clone();
         let out = py.detach(move || inner.to_bytes(order));
@@ -182,9 +190,9 @@ impl PyBtf {
                 Ok(String::from_utf8_lossy(&out).into_owned())
             }
             "json" => Ok(py.detach(move || btfx_core::dump::dump_json(&inner))),
-            other => Err(PyValueError::new_err(format!(
-                "format must be 'raw' or 'json', not {other:?}"
-            ))),
+            other => {
+                Err(PyValueError::new_err(format!("format must be 'raw' or 'json', not {other:?}")))
+            }
         }
     }
 

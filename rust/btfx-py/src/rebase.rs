@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use btfx_core::rebase::base_index::BaseIndex;
 use btfx_core::rebase::equiv::{
-    check_id_map, equivalent as core_equivalent, equivalent_up_to_duplicates, same_base,
-    Detached,
+    check_id_map, equivalent as core_equivalent, equivalent_up_to_duplicates, same_base, Detached,
 };
 use btfx_core::rebase::retarget::{retarget, BaseMap};
 use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Rebased};
@@ -84,17 +83,34 @@ impl PyBaseMap {
 /// What a rebase produced: the new BTF, and where every old id and string went.
 #[pyclass(name = "RebaseResult", module = "btfx._native", frozen)]
 pub struct PyRebaseResult {
-    btf: Py<PyBtf>,
+    raw: Arc<Vec<u8>>,
+    base: Option<Py<PyBtf>>,
+    /// The new BTF, parsed on first use.
+    parsed: std::sync::OnceLock<Py<PyBtf>>,
     id_map: Vec<u32>,
     str_map: Vec<(u32, u32)>,
+}
+
+impl PyRebaseResult {
+    fn parsed(&self, py: Python<'_>) -> PyResult<&Py<PyBtf>> {
+        if let Some(b) = self.parsed.get() {
+            return Ok(b);
+        }
+        let raw: btfx_core::Blob = self.raw.clone();
+        let base_inner = self.base.as_ref().map(|b| b.get().inner.clone());
+        let parsed = py.detach(move || Btf::parse(raw, base_inner)).py_err(py)?;
+        let base = self.base.as_ref().map(|b| b.clone_ref(py));
+        let obj = Py::new(py, PyBtf::wrap(Arc::new(parsed), base))?;
+        Ok(self.parsed.get_or_init(|| obj))
+    }
 }
 
 #[pymethods]
 impl PyRebaseResult {
     /// The new BTF (split on the target base; standalone for `detach`).
     #[getter]
-    fn btf(&self, py: Python<'_>) -> Py<PyBtf> {
-        self.btf.clone_ref(py)
+    fn btf(&self, py: Python<'_>) -> PyResult<Py<PyBtf>> {
+        Ok(self.parsed(py)?.clone_ref(py))
     }
 
     /// Old id → new id, as a list indexed by old id (0 → 0; 0 also for no image).
@@ -114,26 +130,29 @@ impl PyRebaseResult {
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.btf.get().inner.raw())
+        PyBytes::new(py, &self.raw)
     }
 
-    fn __repr__(&self) -> String {
-        let b = &self.btf.get().inner;
-        format!(
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let b = &self.parsed(py)?.get().inner;
+        Ok(format!(
             "<btfx.RebaseResult {} types from id {}, {} bytes>",
             b.nr_types(),
             b.start_id(),
             b.raw().len()
-        )
+        ))
     }
 }
 
-fn finish(py: Python<'_>, r: Rebased, base: Option<Py<PyBtf>>) -> PyResult<PyRebaseResult> {
-    let base_inner = base.as_ref().map(|b| b.get().inner.clone());
+fn finish(_py: Python<'_>, r: Rebased, base: Option<Py<PyBtf>>) -> PyResult<PyRebaseResult> {
     let Rebased { btf, id_map, str_map } = r;
-    let parsed = py.detach(move || Btf::parse(Arc::new(btf), base_inner)).py_err(py)?;
-    let btf = Py::new(py, PyBtf::wrap(Arc::new(parsed), base))?;
-    Ok(PyRebaseResult { btf, id_map, str_map })
+    Ok(PyRebaseResult {
+        raw: Arc::new(btf),
+        base,
+        parsed: std::sync::OnceLock::new(),
+        id_map,
+        str_map,
+    })
 }
 
 /// Base given as a `Btf` or a prepared `BaseIndex`.
@@ -174,9 +193,9 @@ pub fn rebase(
             let r = py.detach(move || dedup(&m, &ix)).py_err(py)?;
             finish(py, r, Some(b))
         }
-        other => Err(PyValueError::new_err(format!(
-            "mode must be 'dedup' or 'shift', not {other:?}"
-        ))),
+        other => {
+            Err(PyValueError::new_err(format!("mode must be 'dedup' or 'shift', not {other:?}")))
+        }
     }
 }
 

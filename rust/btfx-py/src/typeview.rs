@@ -56,7 +56,14 @@ macro_rules! repr_impl {
         }
     };
 }
-repr_impl!(PyMember, "Member(name={:?}, type={}, bits_offset={}, bitfield_size={})", name, type_id, bits_offset, bitfield_size);
+repr_impl!(
+    PyMember,
+    "Member(name={:?}, type={}, bits_offset={}, bitfield_size={})",
+    name,
+    type_id,
+    bits_offset,
+    bitfield_size
+);
 repr_impl!(PyEnumValue, "EnumValue(name={:?}, value={})", name, value);
 repr_impl!(PyParam, "Param(name={:?}, type={})", name, type_id);
 repr_impl!(PyVarSecinfo, "VarSecinfo(type={}, offset={}, size={})", type_id, offset, size);
@@ -209,7 +216,9 @@ impl PyType {
                         (false, false) => i128::from(v.lo),
                         (false, true) => i128::from(v.lo as i32),
                         (true, false) => i128::from(u64::from(v.hi) << 32 | u64::from(v.lo)),
-                        (true, true) => i128::from((u64::from(v.hi) << 32 | u64::from(v.lo)) as i64),
+                        (true, true) => {
+                            i128::from((u64::from(v.hi) << 32 | u64::from(v.lo)) as i64)
+                        }
                     };
                     PyEnumValue { name: self.name_of(v.name_off), value }
                 })

@@ -13,8 +13,7 @@ static SAMPLE: &[u8] = include_bytes!("../../../python/btfx/data/sample.btf");
 
 fn sample_base() -> Arc<Btf> {
     static BASE: OnceLock<Arc<Btf>> = OnceLock::new();
-    BASE.get_or_init(|| Arc::new(Btf::from_slice(SAMPLE, None).expect("sample parses")))
-        .clone()
+    BASE.get_or_init(|| Arc::new(Btf::from_slice(SAMPLE, None).expect("sample parses"))).clone()
 }
 
 fn exercise(btf: &Btf) {

@@ -33,19 +33,19 @@ const MOD_STR: u32 = 0x8000_0000;
 
 /// Rebases standalone `m` onto the base of `index` by deduplication.
 pub fn dedup(m: &Btf, index: &BaseIndex) -> Result<Rebased> {
-    dedup_with(m, index, CandidateOrder::LowestFirst)
+    dedup_with(m, index, CandidateOrder::HighestFirst)
 }
 
 /// The order in which candidates sharing a dedup-table key are tried.
 ///
-/// docs/rebase.md §2 says lowest id first. libbpf's hashmap prepends to its bucket
-/// chains, so real `btf__dedup` tries the most recently added candidate first;
-/// `HighestFirst` reproduces that (it made our output identical to libbpf 1.1.2's on
-/// inputs where the two orders differ: duplicated graphs with FWDs).
+/// libbpf's hashmap prepends to its bucket chains, so real `btf__dedup` tries the most
+/// recently added candidate first; `HighestFirst` (docs/rebase.md §2) reproduces that,
+/// which makes our output identical to libbpf 1.1.2's where the order matters
+/// (duplicated graphs with FWDs). `LowestFirst` is kept for tests of that difference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CandidateOrder {
-    LowestFirst,
     #[allow(dead_code)]
+    LowestFirst,
     HighestFirst,
 }
 

@@ -150,17 +150,10 @@ pub fn classify_with(graphs: &[&Btf], by_name: bool) -> Classes {
     let mut sides = Vec::with_capacity(graphs.len());
     let mut n = 0u32;
     for g in graphs {
-        sides.push(Side {
-            btf: g,
-            first_node: n,
-        });
+        sides.push(Side { btf: g, first_node: n });
         n += g.nr_types();
     }
-    let shared_last = graphs
-        .iter()
-        .map(|g| g.start_id().saturating_sub(1))
-        .max()
-        .unwrap_or(0);
+    let shared_last = graphs.iter().map(|g| g.start_id().saturating_sub(1)).max().unwrap_or(0);
     let first_class = shared_last + 1;
     let node_of = |side: &Side<'_>, id: u32| -> u32 {
         // Class slots: ids of the shared base keep their id; own nodes are offset.
@@ -195,11 +188,7 @@ pub fn classify_with(graphs: &[&Btf], by_name: bool) -> Classes {
                 }
                 refs.push(if id < side.btf.start_id() || id > side.btf.last_id() {
                     // void, a shared base id, or dangling (its own fixed class)
-                    Ref::Fixed(if id > side.btf.last_id() {
-                        u32::MAX
-                    } else {
-                        id
-                    })
+                    Ref::Fixed(if id > side.btf.last_id() { u32::MAX } else { id })
                 } else {
                     Ref::Node(node_of(side, id))
                 });
@@ -236,15 +225,8 @@ pub fn classify_with(graphs: &[&Btf], by_name: bool) -> Classes {
         }
         count = sig.len();
     }
-    let sides = sides
-        .iter()
-        .map(|s| (s.first_node, s.btf.start_id(), s.btf.nr_types()))
-        .collect();
-    Classes {
-        class,
-        sides,
-        shared_last,
-    }
+    let sides = sides.iter().map(|s| (s.first_node, s.btf.start_id(), s.btf.nr_types())).collect();
+    Classes { class, sides, shared_last }
 }
 
 /// The outcome of [`equivalent`].
@@ -258,11 +240,7 @@ pub struct Equivalence {
 
 fn describe(t: &TypeRef<'_>) -> String {
     let name = t.name();
-    let name = if name.is_empty() {
-        "(anon)".into()
-    } else {
-        String::from_utf8_lossy(name)
-    };
+    let name = if name.is_empty() { "(anon)".into() } else { String::from_utf8_lossy(name) };
     format!("[{}] {} '{}'", t.id(), t.kind_name(), name)
 }
 
@@ -282,11 +260,7 @@ pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
     }
     let mut difference = None;
     if a.nr_types() != b.nr_types() {
-        difference = Some(format!(
-            "a has {} types, b has {}",
-            a.nr_types(),
-            b.nr_types()
-        ));
+        difference = Some(format!("a has {} types, b has {}", a.nr_types(), b.nr_types()));
     }
     let unmatched = |side: usize, g: &Btf, other: &Btf| -> Option<String> {
         for t in g.types() {
@@ -317,11 +291,7 @@ pub fn equivalent(a: &Btf, b: &Btf) -> Equivalence {
             None => d,
         });
     }
-    Equivalence {
-        equivalent: difference.is_none(),
-        difference,
-        classes,
-    }
+    Equivalence { equivalent: difference.is_none(), difference, classes }
 }
 
 /// A graph for [`equivalent_up_to_duplicates`]: standalone BTF (e.g. from `detach`) and
@@ -369,7 +339,8 @@ pub fn equivalent_up_to_duplicates(a: &Detached<'_>, b: &Detached<'_>) -> Equiva
 pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
     use crate::rebase::detach::{detach, detach_with_roots};
     let own_a: Vec<u32> = (a.start_id()..a.type_cnt()).collect();
-    let targets: Vec<u32> = own_a.iter().map(|&x| id_map.get(x as usize).copied().unwrap_or(0)).collect();
+    let targets: Vec<u32> =
+        own_a.iter().map(|&x| id_map.get(x as usize).copied().unwrap_or(0)).collect();
     let (da, a_ids) = match a.is_split() {
         true => {
             let d = detach(a)?;
@@ -378,7 +349,8 @@ pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
         }
         false => (Btf::from_slice(a.raw(), None)?, own_a.clone()),
     };
-    let base_roots: Vec<u32> = targets.iter().copied().filter(|&y| y != 0 && y < b.start_id()).collect();
+    let base_roots: Vec<u32> =
+        targets.iter().copied().filter(|&y| y != 0 && y < b.start_id()).collect();
     let (db, b_map): (Btf, Vec<u32>) = match b.is_split() {
         true => {
             let d = detach_with_roots(b, &base_roots)?;
@@ -396,7 +368,9 @@ pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
             break;
         };
         let same = classes.class_of(0, xa) == classes.class_of(1, yb)
-            || (is_declaration(&ta) && name_token(&ta).map(|(k, n)| (k.min(2), n)) == name_token(&tb).map(|(k, n)| (k.min(2), n)));
+            || (is_declaration(&ta)
+                && name_token(&ta).map(|(k, n)| (k.min(2), n))
+                    == name_token(&tb).map(|(k, n)| (k.min(2), n)));
         if !same {
             difference = Some(format!(
                 "a type {} (id {x}) maps to b type {} (id {y}), which differs structurally",

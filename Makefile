@@ -18,7 +18,7 @@ CARGO ?= cargo
 APT_PACKAGES := bpftool dwarves libbpf1 libbpf-dev xz-utils zstd
 PIP_PACKAGES := hypothesis pyelftools zstandard ruff mypy pytest
 # The PyO3 crate links against libpython only when built by maturin: test the rest.
-CARGO_TEST_ARGS ?= --workspace --exclude btfx-py
+CARGO_TEST_ARGS ?= --release --workspace --exclude btfx-py
 PYTEST_ARGS ?= -q
 FUZZ_DIR := rust/fuzz
 FUZZ_SECONDS ?= 60

@@ -113,51 +113,70 @@ def bench_rebase(args: argparse.Namespace, libbpf: Optional[ctypes.CDLL]) -> Non
             standalone = btfx.detach(btfx.Btf.from_file(path, base)).to_bytes()
             cases.append((f"detached {os.path.basename(path)}", standalone))
     for label, raw in cases:
-        m = btfx.Btf.from_bytes(raw)
-        print(f"-- {label}: {len(m):,} types, {len(raw):,} bytes")
-        t_floor = best_of(lambda: bytes(bytearray(raw)), args.repeat, number=5)
-        t_shift = best_of(lambda: btfx.rebase(m, base, "shift"), args.repeat, number=5)
-        t_shift_py = best_of(
-            lambda: btfx.rebase(btfx.Btf.from_bytes(raw), base, "shift"), args.repeat, number=5
+        bench_rebase_case(label, raw, base, base_raw, index, args, libbpf)
+
+
+def bench_rebase_case(
+    label: str,
+    raw: bytes,
+    base: btfx.Btf,
+    base_raw: bytes,
+    index: btfx.BaseIndex,
+    args: argparse.Namespace,
+    libbpf: Optional[ctypes.CDLL],
+) -> None:
+    m = btfx.Btf.from_bytes(raw)
+    print(f"-- {label}: {len(m):,} types, {len(raw):,} bytes")
+    t_floor = best_of(lambda: bytes(bytearray(raw)), args.repeat, number=5)
+    t_shift = best_of(lambda: btfx.rebase(m, base, "shift"), args.repeat, number=5)
+    t_shift_py = best_of(
+        lambda: btfx.rebase(btfx.Btf.from_bytes(raw), base, "shift"), args.repeat, number=5
+    )
+    print(
+        f"   shift rebase                   {fmt(t_shift)}   copy floor {fmt(t_floor)}"
+        f"   shift/floor = {t_shift / t_floor:.1f}x"
+    )
+    print(f"   parse + shift rebase           {fmt(t_shift_py)}")
+    if libbpf is not None:
+        lbase = libbpf.btf__new(ctypes.create_string_buffer(base_raw, len(base_raw)), len(base_raw))
+        mbuf = ctypes.create_string_buffer(raw, len(raw))
+
+        def libbpf_add(dedup: bool) -> None:
+            src = libbpf.btf__new(mbuf, len(raw))
+            dst = libbpf.btf__new_empty_split(lbase)
+            if not src or not dst or libbpf.btf__add_btf(dst, src) < 0:
+                raise OSError(ctypes.get_errno(), "btf__add_btf failed")
+            if dedup and libbpf.btf__dedup(dst, None) < 0:
+                raise OSError(ctypes.get_errno(), "btf__dedup failed")
+            size = ctypes.c_uint32()
+            libbpf.btf__raw_data(dst, ctypes.byref(size))
+            libbpf.btf__free(dst)
+            libbpf.btf__free(src)
+
+        t_ladd = best_of(lambda: libbpf_add(False), max(3, args.repeat // 2))
+        print(
+            f"   libbpf new+add_btf+raw_data    {fmt(t_ladd)}   "
+            f"libbpf/btfx shift = {t_ladd / t_shift_py:.0f}x"
         )
-        print(f"   shift rebase                   {fmt(t_shift)}   copy floor {fmt(t_floor)}"
-              f"   shift/floor = {t_shift / t_floor:.1f}x")
-        print(f"   parse + shift rebase           {fmt(t_shift_py)}")
-        if libbpf is not None:
-            lbase = libbpf.btf__new(ctypes.create_string_buffer(base_raw, len(base_raw)),
-                                    len(base_raw))
-            mbuf = ctypes.create_string_buffer(raw, len(raw))
-
-            def libbpf_add(dedup: bool) -> None:
-                src = libbpf.btf__new(mbuf, len(raw))
-                dst = libbpf.btf__new_empty_split(lbase)
-                if not src or not dst or libbpf.btf__add_btf(dst, src) < 0:
-                    raise OSError(ctypes.get_errno(), "btf__add_btf failed")
-                if dedup and libbpf.btf__dedup(dst, None) < 0:
-                    raise OSError(ctypes.get_errno(), "btf__dedup failed")
-                size = ctypes.c_uint32()
-                libbpf.btf__raw_data(dst, ctypes.byref(size))
-                libbpf.btf__free(dst)
-                libbpf.btf__free(src)
-
-            t_ladd = best_of(lambda: libbpf_add(False), max(3, args.repeat // 2))
-            print(f"   libbpf new+add_btf+raw_data    {fmt(t_ladd)}   "
-                  f"libbpf/btfx shift = {t_ladd / t_shift_py:.0f}x")
-        if len(m) > 20_000:
-            continue  # dedup of all of vmlinux onto itself is not a module-sized job
-        t_dedup = best_of(lambda: btfx.rebase(m, index), args.repeat)
-        print(f"   dedup rebase (prepared index)  {fmt(t_dedup)}")
-        if libbpf is not None:
-            t_ldedup = best_of(lambda: libbpf_add(True), max(3, args.repeat // 2))
-            print(f"   libbpf add_btf+dedup           {fmt(t_ldedup)}   "
-                  f"libbpf/btfx dedup = {t_ldedup / t_dedup:.1f}x")
-            libbpf.btf__free(lbase)
-        rbase = reference.Btf.from_bytes(base_raw)
-        rm = reference.Btf.from_bytes(raw)
-        t_rshift = best_of(lambda: reference.rebase(rm, rbase, "shift"), 1)
-        t_rdedup = best_of(lambda: reference.rebase(rm, rbase, "dedup"), 1)
-        print(f"   reference shift / dedup        {fmt(t_rshift)} / {fmt(t_rdedup)}   "
-              f"ratios {t_rshift / t_shift:.0f}x / {t_rdedup / t_dedup:.0f}x")
+    if len(m) > 20_000:
+        return  # dedup of all of vmlinux onto itself is not a module-sized job
+    t_dedup = best_of(lambda: btfx.rebase(m, index), args.repeat)
+    print(f"   dedup rebase (prepared index)  {fmt(t_dedup)}")
+    if libbpf is not None:
+        t_ldedup = best_of(lambda: libbpf_add(True), max(3, args.repeat // 2))
+        print(
+            f"   libbpf add_btf+dedup           {fmt(t_ldedup)}   "
+            f"libbpf/btfx dedup = {t_ldedup / t_dedup:.1f}x"
+        )
+        libbpf.btf__free(lbase)
+    rbase = reference.Btf.from_bytes(base_raw)
+    rm = reference.Btf.from_bytes(raw)
+    t_rshift = best_of(lambda: reference.rebase(rm, rbase, "shift"), 1)
+    t_rdedup = best_of(lambda: reference.rebase(rm, rbase, "dedup"), 1)
+    print(
+        f"   reference shift / dedup        {fmt(t_rshift)} / {fmt(t_rdedup)}   "
+        f"ratios {t_rshift / t_shift:.0f}x / {t_rdedup / t_dedup:.0f}x"
+    )
 
 
 def main() -> int:

@@ -208,7 +208,7 @@ def parse_btf_ids(elf_bytes: bytes) -> Optional[BtfIds]:
         if sec_off + sec_size > len(data):
             raise _fail(sec_off, None, "section data is past the end of the file")
         section = data[sec_off : sec_off + sec_size]
-        symtab = next((s for s in elf.iter_sections() if s["sh_type"] == "SHT_SYMTAB"), None)
+        symtab: Any = next((s for s in elf.iter_sections() if s["sh_type"] == "SHT_SYMTAB"), None)
         if symtab is None:
             raise _fail(sec_off, None, "module has .BTF_ids but no symbol table")
         raw = []
@@ -243,7 +243,7 @@ def _build(sec_off: int, section: bytes, big_endian: bool, raw: list) -> BtfIds:
         return struct.unpack_from(fmt, section, off)[0]
 
     entries: List[Entry] = []
-    sets: List[Tuple[int, int, int, Any]] = []  # (start, end, unit, entry)
+    sets: List[Tuple[int, int, int, Union[Set, Set8]]] = []  # (start, end, unit, entry)
     seen = set()
     for full, offset, st_size, what, _kind, name in raw:
         if what == "slot":
@@ -271,7 +271,7 @@ def _build(sec_off: int, section: bytes, big_endian: bool, raw: list) -> BtfIds:
                 f"set {full}: count word is {word(offset)} but the symbol size {st_size} "
                 f"means {count} elements (not processed by resolve_btfids?)",
             )
-        e: Entry
+        e: Union[Set, Set8]
         if what == "set8":
             pairs = [(word(offset + 8 + 8 * i), word(offset + 12 + 8 * i)) for i in range(count)]
             e = Set8(offset, name, count, word(offset + 4), pairs)
@@ -423,10 +423,16 @@ def fixup(ids: BtfIds, section: bytes, id_map: Sequence[int]) -> Tuple[bytes, Fi
     out = bytearray(section)
     report = FixupReport()
 
+    def bounds(off: int) -> None:
+        if off < 0 or off + 4 > len(section):
+            raise BtfError(f"{SECTION}: word at {off:#x} is past the end")
+
     def get(off: int) -> int:
+        bounds(off)
         return struct.unpack_from(fmt, section, off)[0]
 
     def put(off: int, v: int) -> None:
+        bounds(off)
         struct.pack_into(fmt, out, off, v)
 
     def new_id(old: int, what: str) -> int:

@@ -83,9 +83,9 @@ pub fn fixup(ids: &BtfIds, section: &[u8], id_map: &[u32]) -> Result<(Vec<u8>, F
                 write(&mut out, *offset, new)?;
             }
             Entry::Set { offset, count, .. } => {
-                let mut set = Vec::with_capacity(*count as usize);
+                let mut set = Vec::with_capacity(capacity(*count, section));
                 for i in 0..u64::from(*count) {
-                    let id = read(offset + 4 + 4 * i, &symbol)?;
+                    let id = read(word_at(*offset, 4, 4, i), &symbol)?;
                     let what = || format!("{} element {i}", e.symbol());
                     set.push(map(id, &what, &mut report)?);
                 }
@@ -95,14 +95,14 @@ pub fn fixup(ids: &BtfIds, section: &[u8], id_map: &[u32]) -> Result<(Vec<u8>, F
                     report.sets_resorted += 1;
                 }
                 for (i, id) in (0u64..).zip(set) {
-                    write(&mut out, offset + 4 + 4 * i, id)?;
+                    write(&mut out, word_at(*offset, 4, 4, i), id)?;
                 }
             }
             Entry::Set8 { offset, count, .. } => {
-                let mut pairs = Vec::with_capacity(*count as usize);
+                let mut pairs = Vec::with_capacity(capacity(*count, section));
                 for i in 0..u64::from(*count) {
-                    let at = offset + 8 + 8 * i;
-                    let (id, flags) = (read(at, &symbol)?, read(at + 4, &symbol)?);
+                    let at = word_at(*offset, 8, 8, i);
+                    let (id, flags) = (read(at, &symbol)?, read(at.saturating_add(4), &symbol)?);
                     let what = || format!("{} pair {i}", e.symbol());
                     pairs.push((map(id, &what, &mut report)?, flags));
                 }
@@ -112,12 +112,23 @@ pub fn fixup(ids: &BtfIds, section: &[u8], id_map: &[u32]) -> Result<(Vec<u8>, F
                     report.sets_resorted += 1;
                 }
                 for (i, (id, flags)) in (0u64..).zip(pairs) {
-                    let at = offset + 8 + 8 * i;
+                    let at = word_at(*offset, 8, 8, i);
                     write(&mut out, at, id)?;
-                    write(&mut out, at + 4, flags)?;
+                    write(&mut out, at.saturating_add(4), flags)?;
                 }
             }
         }
     }
     Ok((out, report))
+}
+
+/// Offset of element `i` of a set at `offset` (header `first` bytes, `stride` per element);
+/// saturating, so a hand-made [`BtfIds`] with absurd offsets gives an error, not a panic.
+fn word_at(offset: u64, first: u64, stride: u64, i: u64) -> u64 {
+    offset.saturating_add(first).saturating_add(stride.saturating_mul(i))
+}
+
+/// A preallocation bounded by what the section can hold.
+fn capacity(count: u32, section: &[u8]) -> usize {
+    (count as usize).min(section.len() / 4)
 }

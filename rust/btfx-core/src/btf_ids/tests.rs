@@ -423,3 +423,32 @@ fn truncation_and_corruption_never_panic() {
         }
     }
 }
+
+#[test]
+fn fixup_of_a_hand_made_model_never_panics() {
+    let section = words(false, &[1, 2, 3]);
+    let map: Vec<u32> = (0..8).collect();
+    let entries = [
+        Entry::Slot { offset: u64::MAX, kind: SlotKind::Func, name: "f".into(), id: 1 },
+        Entry::Set {
+            offset: u64::MAX - 2,
+            name: "s".into(),
+            count: u32::MAX,
+            ids: vec![],
+            members: vec![],
+        },
+        Entry::Set8 {
+            offset: 4,
+            name: "s8".into(),
+            count: u32::MAX,
+            flags: 0,
+            pairs: vec![],
+            members: vec![],
+        },
+    ];
+    for e in entries {
+        let ids =
+            BtfIds { big_endian: false, section_offset: 0, section_size: 12, entries: vec![e] };
+        assert!(fixup(&ids, &section, &map).is_err());
+    }
+}

@@ -570,19 +570,32 @@ impl<'a> Dedup<'a> {
         ta.kind() == K_ARRAY && tb.kind() == K_ARRAY && equal_array(ta, tb)
     }
 
-    /// libbpf `btf_dedup_identical_structs`: same STRUCT/UNION down to member type ids.
+    /// libbpf `btf_dedup_identical_structs` (1.1): same STRUCT/UNION shape, and each member
+    /// pair is the same id, identical arrays, or (recursively) identical structs. Walked
+    /// with an explicit stack; a pair met again while being compared counts as identical.
     fn identical_structs(&self, a: u32, b: u32) -> bool {
-        let (ta, tb) = (self.rec(a), self.rec(b));
-        if !matches!(ta.kind(), K_STRUCT | K_UNION) || ta.kind() != tb.kind() {
-            return false;
+        let mut stack = vec![(a, b)];
+        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        while let Some((x, y)) = stack.pop() {
+            if !seen.insert((x, y)) {
+                continue;
+            }
+            let (tx, ty) = (self.rec(x), self.rec(y));
+            if !matches!(tx.kind(), K_STRUCT | K_UNION) || tx.kind() != ty.kind() {
+                return false;
+            }
+            if !shallow_equal_struct(tx, ty) {
+                return false;
+            }
+            for i in 0..tx.vlen() {
+                let o = 12 + 12 * i + 4;
+                let (mx, my) = (tx.w(o), ty.w(o));
+                if mx != my && !self.identical_arrays(mx, my) {
+                    stack.push((mx, my));
+                }
+            }
         }
-        if !shallow_equal_struct(ta, tb) {
-            return false;
-        }
-        (0..ta.vlen()).all(|i| {
-            let o = 12 + 12 * i + 4;
-            ta.w(o) == tb.w(o)
-        })
+        true
     }
 
     /// libbpf `btf_dedup_merge_hypot_map`: record FWD → STRUCT/UNION resolutions and,
@@ -1337,8 +1350,9 @@ mod tests {
         let k = base.last_id();
         assert_eq!(r.id_map[same as usize], 6);
         assert_eq!(r.id_map[extra as usize], k + 1);
-        // The first compatible candidate wins: the base enum (lowest id).
-        assert_eq!(r.id_map[fwd as usize], 6);
+        // Candidates are tried newest first (libbpf's bucket order): the module's full
+        // enum wins over the base enum.
+        assert_eq!(r.id_map[fwd as usize], k + 1);
         // A canonical enum FWD is resolved to the later full enum.
         assert_eq!((r.id_map[own_fwd as usize], r.id_map[own as usize]), (k + 2, k + 2));
         assert_eq!(out.nr_types(), 2);
@@ -1417,10 +1431,13 @@ mod tests {
         const N: u32 = 60_000;
         let chain = |b: &mut B| {
             // struct s_i { struct s_{i+1} *next; }: s_i at 2 + 2i, its pointer after it.
+            // Distinct names keep one candidate per struct: with 60,000 same-named,
+            // same-sized structs every candidate list would be 60,000 long, and trying
+            // them newest first (as libbpf does) is quadratic.
             let int = b.int("int", 4, true);
             for i in 0..N {
                 let s = 2 + 2 * i;
-                b.strukt("s", 8, &[("next", s + 1, 0)]);
+                b.strukt(&format!("s{i}"), 8, &[("next", s + 1, 0)]);
                 b.ptr(if i + 1 < N { s + 2 } else { int });
             }
             // const -> const -> ... -> int, each referring to the next (higher) id.

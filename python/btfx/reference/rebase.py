@@ -197,11 +197,12 @@ def detach(split: Btf, base: Btf) -> RebaseResult:
     id_map = [0] * (split.last_id + 1)
     for new, old in enumerate(order, start=1):
         id_map[old] = new
-    for rec in split.types:
-        for v in id_values(rec):
+    # A dangling id (in a split type or a reached base type) cannot be carried over.
+    for old in order:
+        for v in id_values(record(old)):
             if v > split.last_id:
                 raise BtfRebaseError(
-                    f"type id {v} out of range (last id {split.last_id})", type_id=rec.id
+                    f"type id {v} out of range (last id {split.last_id})", type_id=old
                 )
 
     table = StringTable(0, leading_nul=True)

@@ -870,7 +870,9 @@ impl<'a> Dedup<'a> {
             };
             if *slot == u32::MAX {
                 let off = u64::from(l) + bytes.len() as u64;
-                if off > u64::from(limits::MAX_NAME_OFFSET) {
+                // The kernel limit applies to the last byte (the NUL) of the string.
+                let last = off + self.strings.own[i].len() as u64;
+                if last > u64::from(limits::MAX_NAME_OFFSET) {
                     return Err(Error::rebase(
                         None,
                         format!(

@@ -64,6 +64,17 @@ pub fn detach_with_roots(split: &Btf, roots: &[u32]) -> Result<Rebased> {
     for (i, &old) in order.iter().enumerate() {
         id_map[old as usize] = i as u32 + 1;
     }
+    // A dangling id cannot be carried over (it would silently become void).
+    for &old in &order {
+        if let Some(t) = split.type_by_id(old) {
+            if let Some(bad) = t.referenced_ids().find(|&x| x > split.last_id()) {
+                return Err(Error::rebase(
+                    Some(old),
+                    format!("type [{old}] refers to id {bad} past the last id {}", split.last_id()),
+                ));
+            }
+        }
+    }
     let byte_order = split.byte_order();
     let mut strs = StrTable::new_base();
     let mut writer = TypeWriter::new(byte_order, split.type_section().len() + order.len() * 16);

@@ -120,7 +120,7 @@ def cmd_equiv(args: argparse.Namespace) -> int:
     b_base = Btf.from_file(args.b_base) if args.b_base else None
     a = Btf.from_file(args.a, a_base)
     b = Btf.from_file(args.b, b_base)
-    res = equivalent(a, b)
+    res = equivalent(a, b, exact=args.exact)
     if args.json:
         print(json.dumps({"equivalent": res.equivalent, "difference": res.difference}))
     else:
@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("b")
     e.add_argument("--a-base", help="base of A if A is split")
     e.add_argument("--b-base", help="base of B if B is split")
+    e.add_argument(
+        "--exact",
+        action="store_true",
+        help="pair types one-to-one (default: up to duplicates and FWD declarations, "
+        "the equivalence libbpf's dedup applies)",
+    )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_equiv)
     return p

@@ -105,7 +105,7 @@ def _mutate(draw, t: T) -> Tuple[T, bool]:
             return replace(t, data=data), True
         return replace(t, name="renamed_" + (t.name or "anon"), data=list(t.data)), True
     if t.kind == INT:
-        return replace(t, name="mutated_int", data=list(t.data)), True
+        return replace(t, name=(t.name or "anon") + "_mutated", data=list(t.data)), True
     return t, False
 
 

@@ -98,7 +98,9 @@ def check_roundtrip(s: btfx.Btf, d: Any, r: Any) -> str:
         assert e, e.difference
         done += "+id_map"
     reached = reached_ids(r.btf)
-    if all(comp[x] in reached for x in range(s.start_id, s.last_id + 1)):
+    # Declarations may resolve differently (libbpf's enum compat ignores signedness), so
+    # the up-to-duplicates check applies only without them.
+    if not has_fwds(d.btf) and all(comp[x] in reached for x in range(s.start_id, s.last_id + 1)):
         e = btfx.equivalent(s, r.btf, exact=False)
         assert e, e.difference
         done += "+exact=False"

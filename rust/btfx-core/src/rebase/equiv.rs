@@ -369,6 +369,7 @@ pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
         };
         let same = classes.class_of(0, xa) == classes.class_of(1, yb)
             || (is_declaration(&ta)
+                && name_token(&ta).is_some()
                 && name_token(&ta).map(|(k, n)| (k.min(2), n))
                     == name_token(&tb).map(|(k, n)| (k.min(2), n)));
         if !same {

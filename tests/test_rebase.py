@@ -467,8 +467,11 @@ def test_equivalent_reflexive_permutation_and_mutation(models, data):
     for new, old in enumerate(order):
         id_map[old + 1] = new + 1
     assert btfx.equivalent(na, np_, id_map=id_map)
-    e = btfx.equivalent(na, nm, id_map=list(range(n + 1)))
-    assert not e and e.difference
+    if not has_fwds(na):
+        # (with an id map a declaration may map to a full definition, so a mutation that
+        # completes an enum declaration is not a difference there)
+        e = btfx.equivalent(na, nm, id_map=list(range(n + 1)))
+        assert not e and e.difference
 
 
 def test_equivalent_same_base_by_id_and_different_bytes():

@@ -9,6 +9,30 @@ use crate::error::{Error, Result};
 use crate::kind::limits;
 use crate::write::write_header;
 
+/// Every string of `base`'s chain (its deepest base first) with its logical offset, in
+/// section order — the order in which "first occurrence" is defined.
+pub fn chain_strings(base: &Btf) -> impl Iterator<Item = (u32, &[u8])> {
+    let mut chain = Vec::new();
+    let mut cur = Some(base);
+    while let Some(b) = cur {
+        chain.push(b);
+        cur = b.base().map(|a| a.as_ref());
+    }
+    chain.into_iter().rev().flat_map(|b| {
+        let sec = b.string_section();
+        let start = b.start_str_off();
+        let mut off = 0usize;
+        sec.split(|&c| c == 0).map_while(move |s| {
+            if off >= sec.len() {
+                return None;
+            }
+            let at = start + off as u32;
+            off += s.len() + 1;
+            Some((at, s))
+        })
+    })
+}
+
 /// Content → offset index of a base BTF's strings (first occurrence wins, as libbpf's
 /// `strset__new` keeps the first of duplicate strings). Built once per base.
 #[derive(Debug, Default)]
@@ -20,22 +44,8 @@ impl BaseStrings {
     /// Indexes every string of `base` and of its own bases.
     pub fn new(base: &Btf) -> Self {
         let mut index = HashMap::new();
-        let mut chain = Vec::new();
-        let mut cur = Some(base);
-        while let Some(b) = cur {
-            chain.push(b);
-            cur = b.base().map(|a| a.as_ref());
-        }
-        for b in chain.into_iter().rev() {
-            let sec = b.string_section();
-            let mut off = 0usize;
-            for s in sec.split(|&c| c == 0) {
-                if off >= sec.len() {
-                    break;
-                }
-                index.entry(s.into()).or_insert(b.start_str_off() + off as u32);
-                off += s.len() + 1;
-            }
+        for (off, s) in chain_strings(base) {
+            index.entry(s.into()).or_insert(off);
         }
         BaseStrings { index }
     }

@@ -251,36 +251,25 @@ pub(crate) fn str_key(s: &[u8]) -> u64 {
 /// `str_key` → first offset, over the strings of `base` and its own bases, in the
 /// order `BaseStrings::new` visits them.
 fn hash_strings(base: &Btf) -> OpenTable {
-    let mut chain = Vec::new();
+    let mut total = 0usize;
     let mut cur = Some(base);
     while let Some(b) = cur {
-        chain.push(b);
+        total += b.string_section().len();
         cur = b.base().map(|a| a.as_ref());
     }
-    let total: usize = chain.iter().map(|b| b.string_section().len()).sum();
     // Upper bound of the string count without a counting pass: ~1 per 8 bytes is
     // generous for identifiers; the table doubles that.
     let mut table = OpenTable::with_entries(total / 8 + 16);
-    let mut used = 0usize;
-    for b in chain.into_iter().rev() {
-        let sec = b.string_section();
-        let mut off = 0usize;
-        for s in sec.split(|&c| c == 0) {
-            if off >= sec.len() {
-                break;
+    for (used, (off, s)) in crate::builder::chain_strings(base).enumerate() {
+        if used * 4 >= table.slots.len() * 3 {
+            // Denser than expected: rebuild bigger (rare).
+            let old = std::mem::take(&mut table.slots);
+            table = OpenTable::with_entries(old.len());
+            for (k, a, b) in old.into_iter().filter(|x| x.2 != 0) {
+                table.insert(k, a, b);
             }
-            if used * 4 >= table.slots.len() * 3 {
-                // Denser than expected: rebuild bigger (rare).
-                let old = std::mem::take(&mut table.slots);
-                table = OpenTable::with_entries(old.len());
-                for (k, a, b) in old.into_iter().filter(|x| x.2 != 0) {
-                    table.insert(k, a, b);
-                }
-            }
-            table.insert(str_key(s), b.start_str_off() + off as u32, 1);
-            used += 1;
-            off += s.len() + 1;
         }
+        table.insert(str_key(s), off, 1);
     }
     table
 }

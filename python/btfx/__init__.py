@@ -27,6 +27,8 @@ from ._native import (
 )
 from ._native import __version__ as __version__
 from ._native import detach_btf as detach
+from .btf_ids import BtfIds
+from .retarget import RetargetReport, RetargetResult, retarget_module, retarget_modules
 from .errors import (
     BtfElfError,
     BtfError,
@@ -55,6 +57,11 @@ __all__ = [
     "detach",
     "retarget_btf",
     "equivalent",
+    "BtfIds",
+    "RetargetReport",
+    "RetargetResult",
+    "retarget_module",
+    "retarget_modules",
     "errors",
     "load",
     "vmlinux",
@@ -74,3 +81,4 @@ def load(path: Union[str, os.PathLike], base: Optional[Btf] = None) -> Btf:
 def vmlinux(path: Union[str, os.PathLike] = VMLINUX_PATH) -> Btf:
     """The running kernel's BTF (``/sys/kernel/btf/vmlinux`` by default)."""
     return Btf.vmlinux(path)
+

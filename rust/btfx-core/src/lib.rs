@@ -16,6 +16,7 @@ pub mod header;
 pub mod kind;
 pub mod load;
 pub mod rebase;
+// pub mod retarget_module; (waits for module/)
 pub mod types;
 pub mod validate;
 pub mod write;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod header;
 pub mod kind;
 pub mod load;
+pub mod module;
 pub mod rebase;
 pub mod types;
 pub mod validate;

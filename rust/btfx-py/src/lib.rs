@@ -5,6 +5,7 @@
 mod btf;
 mod errors;
 mod input;
+mod module;
 mod rebase;
 mod typeview;
 
@@ -26,6 +27,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rebase::detach_btf, m)?)?;
     m.add_function(wrap_pyfunction!(rebase::retarget_btf, m)?)?;
     m.add_function(wrap_pyfunction!(rebase::equivalent, m)?)?;
+    m.add_function(wrap_pyfunction!(module::module_open, m)?)?;
+    m.add_function(wrap_pyfunction!(module::compress, m)?)?;
+    m.add_function(wrap_pyfunction!(module::elf_replace_sections, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -29,14 +29,14 @@ from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import corpus  # noqa: E402  (tests/corpus.py: the corpus layout)
-
 import btfx  # noqa: E402
 from btfx import _native  # noqa: E402
 from btfx.btf_ids import BtfIds  # noqa: E402
 from btfx.reference import Btf as RefBtf  # noqa: E402
 from btfx.reference.retarget import retarget_elf  # noqa: E402
 from btfx.retarget import make_target  # noqa: E402
+
+import corpus  # noqa: E402  (tests/corpus.py: the corpus layout)
 
 
 def kernel(series: str) -> corpus.Kernel:
@@ -126,8 +126,12 @@ def main() -> int:
                 paths,
                 cross,
                 tmp,
-                (sample, lambda p: retarget_elf(_native.module_open(Path(p).read_bytes())[0],
-                                                ref_dst, ref_src)),
+                (
+                    sample,
+                    lambda p: retarget_elf(
+                        _native.module_open(Path(p).read_bytes())[0], ref_dst, ref_src
+                    ),
+                ),
             )
         if args.only in (None, "standalone"):
             sdir = tmp / "standalone-in"

@@ -11,9 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import pytest
-
 import btfx
+import pytest
 from btfx import _native
 from btfx.btf_ids import BtfIds, Set, Slot
 from btfx.cli import main as cli_main
@@ -228,9 +227,7 @@ def test_compressed_output_is_valid_for_the_system_tools(kernels, targets, tmp_p
     mod = next(m for m in _kfunc_modules(new) if str(m.ko).endswith(".xz"))
     for comp, tool in (("xz", "xz"), ("zstd", "zstd"), ("gzip", "gzip")):
         out = tmp_path / f"m.ko.{comp}"
-        rep = btfx.retarget_module(
-            mod.ko, targets[new.name, old.name], out=out, compression=comp
-        )
+        rep = btfx.retarget_module(mod.ko, targets[new.name, old.name], out=out, compression=comp)
         assert rep.compression_in == "xz" and rep.compression_out == comp
         assert _native.module_open(out.read_bytes())[1] == comp
         if shutil.which(tool):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import btfx
+import pytest
 from btfx import _native
 from btfx.btf_ids import BtfIds
 from btfx.reference import Btf as RefBtf
@@ -34,7 +33,6 @@ def _elf(path: Path) -> bytes:
     return _native.module_open(path.read_bytes())[0]
 
 
-
 def _native_elf(elf: bytes, base, old_base=None, mode="dedup", btf_ids="fix") -> bytes:
     target = btfx.retarget.make_target(base, old_base)
     out, _ = _native.retarget_module_bytes(elf, target, mode, btf_ids, "strip", "none")
@@ -43,7 +41,9 @@ def _native_elf(elf: bytes, base, old_base=None, mode="dedup", btf_ids="fix") ->
 
 def _modules(k: corpus.Kernel, n: int = 3):
     mods = [m for m in k.modules() if m.has_btf_ids]
-    small = sorted((m for m in k.modules() if not m.has_btf_ids), key=lambda m: m.btf.stat().st_size)
+    small = sorted(
+        (m for m in k.modules() if not m.has_btf_ids), key=lambda m: m.btf.stat().st_size
+    )
     return mods[:n] + small[:: max(1, len(small) // 3)][:3]
 
 

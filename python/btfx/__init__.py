@@ -28,7 +28,6 @@ from ._native import (
 from ._native import __version__ as __version__
 from ._native import detach_btf as detach
 from .btf_ids import BtfIds
-from .retarget import RetargetReport, RetargetResult, retarget_module, retarget_modules
 from .errors import (
     BtfElfError,
     BtfError,
@@ -36,6 +35,7 @@ from .errors import (
     BtfRebaseError,
     BtfValidationError,
 )
+from .retarget import RetargetReport, RetargetResult, retarget_module, retarget_modules
 
 __all__ = [
     "Btf",
@@ -81,4 +81,3 @@ def load(path: Union[str, os.PathLike], base: Optional[Btf] = None) -> Btf:
 def vmlinux(path: Union[str, os.PathLike] = VMLINUX_PATH) -> Btf:
     """The running kernel's BTF (``/sys/kernel/btf/vmlinux`` by default)."""
     return Btf.vmlinux(path)
-

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 from . import _native
 from .btf_ids_model import (
     SECTION,
-    BtfIds as _Model,
     Entry,
     FixupReport,
     Member,
@@ -21,6 +20,9 @@ from .btf_ids_model import (
     Set,
     Set8,
     Slot,
+)
+from .btf_ids_model import (
+    BtfIds as _Model,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ class BtfIds(_Model):
     elf: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Optional["BtfIds"]:
+    def from_bytes(cls, data: bytes) -> Optional[BtfIds]:
         """Parse an ELF file (a module, possibly ``.xz``/``.zst``/``.gz`` compressed).
 
         Returns None when it has no ``.BTF_ids`` section; raises
@@ -66,7 +68,7 @@ class BtfIds(_Model):
         return cls(big_endian, off, size, [_entry(e) for e in entries], elf)
 
     @classmethod
-    def from_file(cls, path: Union[str, "os.PathLike[str]"]) -> Optional["BtfIds"]:
+    def from_file(cls, path: Union[str, os.PathLike[str]]) -> Optional[BtfIds]:
         with open(path, "rb") as f:
             return cls.from_bytes(f.read())
 
@@ -75,7 +77,7 @@ class BtfIds(_Model):
         """The section's bytes."""
         return self.elf[self.section_offset : self.section_offset + self.section_size]
 
-    def check(self, btf: "Btf") -> List[Problem]:
+    def check(self, btf: Btf) -> List[Problem]:
         """Disagreements with ``btf`` (the module's BTF, split on its base); empty if none.
 
         A nonzero lone slot must name a type of its kind and name; a set or set8 is
@@ -88,7 +90,7 @@ class BtfIds(_Model):
         data, (n, changed, resorted) = _native.btf_ids_fixup(self.elf, list(id_map))
         return data, FixupReport(n, changed, resorted)
 
-    def listing(self, btf: Optional["Btf"] = None) -> str:
+    def listing(self, btf: Optional[Btf] = None) -> str:
         """A readable listing; with ``btf``, each id is shown with the type it names and
         disagreements are marked."""
         slots, sets, set8s = self.counts()

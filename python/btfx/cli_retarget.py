@@ -63,7 +63,10 @@ def _summary(results: List[RetargetResult], seconds: float) -> str:
         ("unchanged (already on base)", str(kinds.get("on-base", 0))),
         ("input standalone / split", f"{kinds.get('standalone', 0)} / {kinds.get('split', 0)}"),
         (".BTF_ids fixed", str(sum(1 for r in ok if r.report and r.report.btf_ids_fixed))),
-        ("signatures stripped", str(sum(1 for r in ok if r.report and r.report.signature_stripped))),
+        (
+            "signatures stripped",
+            str(sum(1 for r in ok if r.report and r.report.signature_stripped)),
+        ),
         ("failed", str(len(failed))),
         ("time", f"{seconds:.2f} s ({len(results) / max(seconds, 1e-9):.0f} modules/s)"),
     ]

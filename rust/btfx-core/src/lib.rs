@@ -15,8 +15,9 @@ pub mod error;
 pub mod header;
 pub mod kind;
 pub mod load;
+pub mod module;
 pub mod rebase;
-// pub mod retarget_module; (waits for module/)
+pub mod retarget_module;
 pub mod types;
 pub mod validate;
 pub mod write;

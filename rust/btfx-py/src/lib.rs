@@ -6,6 +6,7 @@ mod btf;
 mod btf_ids;
 mod errors;
 mod input;
+mod module;
 mod rebase;
 mod retarget;
 mod typeview;
@@ -34,6 +35,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<retarget::PyTarget>()?;
     m.add_function(wrap_pyfunction!(retarget::retarget_module_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(retarget::retarget_files_native, m)?)?;
+    m.add_function(wrap_pyfunction!(module::module_open, m)?)?;
+    m.add_function(wrap_pyfunction!(module::compress, m)?)?;
+    m.add_function(wrap_pyfunction!(module::elf_replace_sections, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -69,7 +69,9 @@ fn options(
         "strip" => SignaturePolicy::Strip,
         "keep" => SignaturePolicy::Keep,
         m => {
-            return Err(PyValueError::new_err(format!("signature must be strip or keep, not {m:?}")))
+            return Err(PyValueError::new_err(format!(
+                "signature must be strip or keep, not {m:?}"
+            )))
         }
     };
     let compression = match compression {

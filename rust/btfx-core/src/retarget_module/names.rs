@@ -13,12 +13,7 @@ use crate::error::{Error, Result};
 /// Fills `id_map` (old id → new id) for every nonzero id of `ids` it does not map, from
 /// the kind and name of that id in `old`, looked up in `new`. Returns how many ids were
 /// resolved this way; an id whose type cannot be found in `new` is an [`Error::Rebase`].
-pub fn complete_id_map(
-    ids: &BtfIds,
-    old: &Btf,
-    new: &Btf,
-    id_map: &mut Vec<u32>,
-) -> Result<usize> {
+pub fn complete_id_map(ids: &BtfIds, old: &Btf, new: &Btf, id_map: &mut Vec<u32>) -> Result<usize> {
     let mut resolved = 0;
     for (symbol, id) in ids_of(ids) {
         if id == 0 || id_map.get(id as usize).is_some_and(|&n| n != 0) {
@@ -30,7 +25,10 @@ pub fn complete_id_map(
         let kind = t.kind().and_then(SlotKind::of_btf_kind).ok_or_else(|| {
             Error::rebase(
                 Some(id),
-                format!("{symbol}: id {id} is a {}, not a struct/union/typedef/func", t.kind_name()),
+                format!(
+                    "{symbol}: id {id} is a {}, not a struct/union/typedef/func",
+                    t.kind_name()
+                ),
             )
         })?;
         let name = t.name();

@@ -82,9 +82,8 @@ pub fn retarget_sections(elf: &[u8], target: &Target, opts: &Options) -> Result<
     let rebased = rebase(&module, kind, target, opts.mode)?;
     let out = Btf::from_slice(&rebased.btf, Some(base))?;
     // Never write BTF the kernel would refuse (btf_parse_module's checks).
-    out.validate(&ValidateOptions::new(Level::Module, false)).map_err(|e| {
-        Error::rebase(e.type_id(), format!("rebased BTF does not validate: {e}"))
-    })?;
+    out.validate(&ValidateOptions::new(Level::Module, false))
+        .map_err(|e| Error::rebase(e.type_id(), format!("rebased BTF does not validate: {e}")))?;
     facts.types_out = out.nr_types();
     facts.btf_bytes_out = rebased.btf.len();
 

@@ -62,7 +62,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
 /// so readers see the old file or the new one, never a part. The permissions of
-/// `like` (the input) are kept.
+/// `like` (the input) are kept. No fsync: like cp and install, durability across a
+/// power loss is left to the caller (`sync`), which keeps big batches fast.
 pub fn write_atomic(path: &Path, bytes: &[u8], like: Option<&Path>) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = match path.parent() {
@@ -79,7 +80,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], like: Option<&Path>) -> Result<()
         if let Some(perm) = like.and_then(|p| fs::metadata(p).ok()).map(|m| m.permissions()) {
             f.set_permissions(perm)?;
         }
-        f.sync_data()?;
         fs::rename(&tmp, path)
     })();
     written.map_err(|e| {

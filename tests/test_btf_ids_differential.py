@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from btfx.btf_ids import BtfIds
 from btfx.errors import BtfError
 from btfx.reference import btf_ids as R
+from hypothesis import given
+from hypothesis import strategies as st
 from test_btf_ids import IDS_SHNDX, Sym, make_elf, words
 
 NAMES = st.sampled_from(["a", "fa", "nf_conn___init", "__x", "s_t", "t"])

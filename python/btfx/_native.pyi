@@ -18,6 +18,9 @@ __all__ = [
     "detach_btf",
     "retarget_btf",
     "equivalent",
+    "module_open",
+    "compress",
+    "elf_replace_sections",
     "__version__",
 ]
 

@@ -37,6 +37,9 @@ __all__ = [
     "RetargetTarget",
     "retarget_module_bytes",
     "retarget_files_native",
+    "module_open",
+    "compress",
+    "elf_replace_sections",
     "__version__",
 ]
 

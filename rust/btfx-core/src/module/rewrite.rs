@@ -6,8 +6,8 @@
 //! byte for byte; from there every section and header table, in file order, is placed at
 //! the next offset satisfying its alignment (`sh_addralign`; the word size for header
 //! tables), gaps are zero padding, and `sh_offset`, `sh_size`, `e_shoff`, `e_phoff` are
-//! updated. Sections without file bytes (SHT_NOBITS, SHT_NULL) and empty ones get the
-//! aligned offset of where they sit in that order but take no room. Bytes after the last
+//! updated. Sections without file bytes (SHT_NOBITS, SHT_NULL, empty ones) take the
+//! offset where they fall in that order, unaligned, so it stays inside the file. Bytes after the last
 //! section or table are dropped. Section order, flags, links, addresses, symbols and
 //! relocations are kept: in ET_REL files symbol values and relocation offsets are
 //! relative to their section, so only a relocation inside a shrunk section's lost tail
@@ -216,11 +216,24 @@ fn relayout(elf: &[u8], lay: &Layout, targets: &[(&Section, &[u8])]) -> Result<V
         .position(|it| new_content(it.kind).is_some_and(|n| n.len() as u64 != it.size))
         .ok_or_else(|| elf_error("no section changes size", None))?;
     let mut new_offsets: Vec<u64> = items.iter().map(|it| it.offset).collect();
-    let mut cursor = items[first].offset;
+    // The prefix kept byte for byte ends at the first resized section, or later if an
+    // earlier item reaches past it (possible when that section was empty).
+    let copy_end = items
+        .iter()
+        .take(first)
+        .filter(|it| it.size > 0)
+        .map(|it| it.offset + it.size)
+        .fold(items[first].offset, u64::max);
+    let mut cursor = copy_end;
     for (k, it) in items.iter().enumerate().skip(first) {
         let new_size = new_content(it.kind).map_or(it.size, |n| n.len() as u64);
-        if k > first {
-            if it.align > 1 && !it.align.is_power_of_two() {
+        let moves = k > first || it.offset < copy_end;
+        if moves && new_size == 0 {
+            // No bytes: sits where it falls in the order, inside the file (the module
+            // loader's elf_validity_check wants sh_offset + sh_size <= file length).
+            new_offsets[k] = cursor;
+        } else if moves {
+            if !it.align.is_power_of_two() && it.align > 1 {
                 return Err(elf_error(
                     format!(
                         "{}: sh_addralign {:#x} is not a power of two",
@@ -230,10 +243,11 @@ fn relayout(elf: &[u8], lay: &Layout, targets: &[(&Section, &[u8])]) -> Result<V
                     Some(it.offset),
                 ));
             }
-            if new_size > 0 && it.align > MAX_MOVED_ALIGN {
+            if it.align > MAX_MOVED_ALIGN {
                 return Err(elf_error(
                     format!(
-                        "{}: sh_addralign {:#x} is too large to move the section (limit {MAX_MOVED_ALIGN:#x})",
+                        "{}: sh_addralign {:#x} is too large to move the section (limit \
+                         {MAX_MOVED_ALIGN:#x})",
                         item_label(lay, it.kind),
                         it.align
                     ),
@@ -252,8 +266,7 @@ fn relayout(elf: &[u8], lay: &Layout, targets: &[(&Section, &[u8])]) -> Result<V
     let total = usize::try_from(cursor).map_err(|_| elf_error("output too large", None))?;
 
     // Copy the unchanged prefix, then every item with bytes at its new place.
-    let prefix =
-        usize::try_from(items[first].offset).map_err(|_| elf_error("offset too large", None))?;
+    let prefix = usize::try_from(copy_end).map_err(|_| elf_error("offset too large", None))?;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(
         elf.get(..prefix).ok_or_else(|| elf_error("offset outside the file", None))?,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from ..errors import BtfRebaseError
 from ._layout import HEADER_LAYOUT, MAX_ID, MAX_STR
@@ -224,13 +224,17 @@ def detach(split: Btf, base: Btf) -> RebaseResult:
 
 
 # ------------------------------------------------------------------------ §4 retarget
-def retarget(split: Btf, old_base: Btf, new_base: Btf) -> RebaseResult:
+def retarget(
+    split: Btf, old_base: Btf, new_base: Btf, via_base: Optional[List[int]] = None
+) -> RebaseResult:
     """``detach`` from ``old_base`` then ``dedup`` onto ``new_base``; the id map covers
-    old ids ``0..=split.last_id`` (unreached old base ids go through :func:`base_map`)."""
+    old ids ``0..=split.last_id`` (unreached old base ids go through :func:`base_map`,
+    or ``via_base`` when the caller computed it already)."""
     detached = detach(split, old_base)
     rebased = _dedup(detached.btf, new_base)
     unreached = [x for x in range(1, split.start_id) if detached.id_map[x] == 0]
-    via_base = base_map(old_base, new_base) if unreached else []
+    if via_base is None:
+        via_base = base_map(old_base, new_base) if unreached else []
     id_map = [0] * (split.last_id + 1)
     for old in range(1, split.last_id + 1):
         mid = detached.id_map[old]

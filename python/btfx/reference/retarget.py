@@ -101,8 +101,10 @@ def retarget_elf(
     old_base: Optional[Btf] = None,
     mode: str = "dedup",
     fix_btf_ids: bool = True,
+    via_base: Optional[List[int]] = None,
 ) -> Tuple[bytes, Dict[str, object]]:
-    """The module ELF ``elf`` retargeted onto ``base``, and what was done."""
+    """The module ELF ``elf`` retargeted onto ``base``, and what was done. ``via_base``:
+    ``base_map(old_base, base)`` if already computed (it is the same for every module)."""
     btf, distilled = read_elf_btf(elf)
     if distilled is not None:
         raise BtfElfError(
@@ -128,13 +130,14 @@ def retarget_elf(
         id_map = list(result.id_map)
     elif mode == "dedup":
         assert old_base is not None
-        result = retarget(m, old_base, base)
+        result = retarget(m, old_base, base, via_base)
         id_map = list(result.id_map)
     else:
         assert old_base is not None
         detached = detach(m, old_base)
         result = rebase(detached.btf, base, "shift")
-        via_base = base_map(old_base, base)
+        if via_base is None:
+            via_base = base_map(old_base, base)
         id_map = [0] * (m.last_id + 1)
         for old in range(1, m.last_id + 1):
             mid = detached.id_map[old]

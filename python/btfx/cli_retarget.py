@@ -9,11 +9,16 @@ import shlex
 import sys
 import time
 from collections import Counter
+from importlib import resources
 from typing import Any, Dict, List
 
 from . import VMLINUX_PATH, Btf
 from .btf_ids import BtfIds
 from .retarget import RetargetResult, retarget_modules
+
+#: A small module with standalone BTF and a kfunc set, built by
+#: scripts/build-fixture-module.sh (tests/fixtures/kfunc_module) for Debian's 6.12 kernel.
+EXAMPLE_MODULE = resources.files("btfx") / "data" / "example-standalone.ko"
 
 
 class Progress:
@@ -83,11 +88,17 @@ def cmd_retarget(args: argparse.Namespace) -> int:
     if args.in_place == (args.output_dir is not None):
         print("btfx retarget: give -o DIR or --in-place", file=sys.stderr)
         return 2
+    modules = list(args.modules)
+    if args.example:
+        modules.append(str(EXAMPLE_MODULE))
+    if not modules:
+        print("btfx retarget: give modules or directories (or --example)", file=sys.stderr)
+        return 2
     sign_command = shlex.split(args.sign_command) if args.sign_command else None
     start = time.monotonic()
     progress = Progress(not args.json and not args.quiet)
     results = retarget_modules(
-        args.modules,
+        modules,
         args.base,
         old_base=args.old_base,
         mode=args.mode,
@@ -164,7 +175,12 @@ def add_commands(sub: Any) -> None:
         "--old-base) and fix its .BTF_ids; directories are searched for *.ko, *.ko.xz, "
         "*.ko.zst, *.ko.gz. Exit status 1 if any module failed.",
     )
-    r.add_argument("modules", nargs="+", help="module files or directories")
+    r.add_argument("modules", nargs="*", help="module files or directories")
+    r.add_argument(
+        "--example",
+        action="store_true",
+        help="also retarget the bundled example module (standalone BTF, kfuncs in .BTF_ids)",
+    )
     r.add_argument("-B", "--base", default=VMLINUX_PATH, help="target vmlinux BTF or ELF")
     r.add_argument("--old-base", help="the vmlinux the modules' split BTF was built against")
     r.add_argument("--mode", choices=["dedup", "shift"], default="dedup")

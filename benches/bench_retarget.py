@@ -33,7 +33,7 @@ import btfx  # noqa: E402
 from btfx import _native  # noqa: E402
 from btfx.btf_ids import BtfIds  # noqa: E402
 from btfx.reference import Btf as RefBtf  # noqa: E402
-from btfx.reference.retarget import retarget_elf  # noqa: E402
+from btfx.reference.module_retarget import retarget_elf  # noqa: E402
 from btfx.retarget import make_target  # noqa: E402
 
 import corpus  # noqa: E402  (tests/corpus.py: the corpus layout)

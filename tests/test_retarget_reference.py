@@ -1,4 +1,4 @@
-"""Native module retargeting against the pure-Python reference (reference.retarget), on
+"""Native module retargeting against the pure-Python reference (reference.module_retarget), on
 real Debian modules: same ELF bytes for standalone, split (cross-kernel) and shift."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from btfx import _native
 from btfx.btf_ids import BtfIds
 from btfx.reference import Btf as RefBtf
-from btfx.reference.retarget import retarget_elf
+from btfx.reference.module_retarget import retarget_elf
 
 import corpus
 

@@ -12,44 +12,110 @@ use super::*;
 const RES_KIND: u8 = 0x1f;
 
 impl<'a, E: Rd> Validator<'a, E> {
-    /// One iterative colouring DFS over by-value edges between own types, started from
-    /// each unvisited id in id order, then the id's own checks (everything it reaches
-    /// is finished by then). R1 failures are found while scanning edges; since ids are
-    /// checked in increasing order and the first failure stops, the lowest id seen
-    /// failing R1 is all that needs remembering.
+    /// First one iterative colouring DFS over by-value edges between own types, started
+    /// from each unvisited id in id order (marks `ST_BAD`, fills modifier resolve
+    /// bytes); then each id's checks, which only read finished data and so can run on
+    /// two halves of the ids at once (the lower half's failure wins).
     pub(super) fn phase3(&mut self) -> Result<()> {
         let n = self.st.len();
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
-        let mut r1_min = u32::MAX;
         for i in 0..n {
-            let id = self.start_id + i as u32;
-            let s = self.st[i];
-            if s & (ST_GREY | ST_BLACK) == 0 {
-                if self.first[i] == self.first[i + 1] {
-                    self.st[i] = s | ST_BLACK;
-                } else {
-                    self.dfs(i, &mut stack, &mut r1_min);
-                }
+            if self.st[i] & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
+                self.dfs(i, &mut stack);
             }
-            // R1 for PTR and FWD, whose id field is not a by-value edge.
-            let msg = if r1_min == id || self.r1_ref == id {
+        }
+        let this = &*self;
+        let failed = if super::threads::split(n, self.threads) {
+            let mid = n / 2;
+            let (lo, hi) =
+                super::threads::join2(|| this.check_range(0..mid), || this.check_range(mid..n));
+            lo.or_else(|| hi.unwrap_or_else(|| Some((mid, "internal error".into()))))
+        } else {
+            this.check_range(0..n)
+        };
+        match failed {
+            Some((i, msg)) => Err(self.err(self.start_id + i as u32, msg)),
+            None => Ok(()),
+        }
+    }
+
+    /// The lowest own type index in `ids` failing R1-R7, with its message.
+    fn check_range(&self, ids: std::ops::Range<usize>) -> Option<(usize, String)> {
+        for i in ids {
+            let id = self.start_id + i as u32;
+            let s = self.st.get(i).copied().unwrap_or(0);
+            let es = self.edges_of(i);
+            // R1, including PTR and FWD, whose id field is not a by-value edge.
+            let msg = if self.r1_ref == id || es.iter().any(|&w| w > self.last_id) {
                 fail("Invalid type_id")
-            } else if self.st[i] & ST_BAD != 0 {
+            } else if s & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
             } else {
                 self.check_resolved(i, s & ST_KIND)
             };
             if let Some(msg) = msg {
-                return Err(self.err(id, msg));
+                return Some((i, msg));
             }
         }
-        Ok(())
+        None
+    }
+
+    /// The by-value edges of own type index `i`.
+    #[inline(always)]
+    fn edges_of(&self, i: usize) -> &[u32] {
+        let (a, b) = (self.first.get(i), self.first.get(i + 1));
+        match (a, b) {
+            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The DFS of own type index `i` when it has no edge to an unfinished own type
+    /// (nor past `last_id`), which is most types: finishes `i` at once as the DFS would
+    /// (inheriting `ST_BAD`, filling a modifier's resolve byte) and returns true.
+    #[inline(always)]
+    fn finish_leaf_parent(&mut self, i: usize) -> bool {
+        let (start, last) = (self.start_id, self.last_id);
+        let (a, b) = match (self.first.get(i), self.first.get(i + 1)) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
+            _ => return false,
+        };
+        let es = self.edges.get(a..b).unwrap_or(&[]);
+        let st = &mut self.st[..];
+        let mut bad = 0u8;
+        for &w in es {
+            if w < start {
+                continue;
+            }
+            if w > last {
+                return false;
+            }
+            let sw = st.get((w - start) as usize).copied().unwrap_or(0);
+            if sw & ST_BLACK == 0 {
+                return false;
+            }
+            bad |= sw;
+        }
+        let Some(si) = st.get_mut(i) else { return false };
+        *si |= ST_BLACK | (bad & ST_BAD);
+        let s = *si;
+        if s & ST_BAD == 0 && is_mod(s & ST_KIND) {
+            if let Some(&w) = es.first() {
+                if w >= start {
+                    let r = self.res.get((w - start) as usize).copied().unwrap_or(0);
+                    if let Some(ri) = self.res.get_mut(i) {
+                        *ri = r;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
     /// that reaches a cycle and fills the resolve bytes of own-to-own modifiers.
-    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>, r1_min: &mut u32) {
+    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>) {
         let start = self.start_id;
         let last = self.last_id;
         let st = &mut self.st[..];
@@ -69,8 +135,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                     continue; // void or a (trusted) base type
                 }
                 if w > last {
-                    *r1_min = (*r1_min).min(start + ui as u32);
-                    continue;
+                    continue; // R1, reported by `check_range`
                 }
                 let wi = (w - start) as usize;
                 let sw = st[wi];
@@ -143,7 +208,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// R3-R7 for own type index `i` (R1/R2 already passed).
     #[inline]
     fn check_resolved(&self, i: usize, kind: u8) -> Msg {
-        let es = &self.edges[self.first[i] as usize..self.first[i + 1] as usize];
+        let es = self.edges_of(i);
         let e0 = es.first().copied().unwrap_or(0);
         let sized = |id: u32| is_sized(self.res_of(id) & RES_KIND);
         match kind {

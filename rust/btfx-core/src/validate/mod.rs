@@ -8,8 +8,11 @@
 //! The type section is decoded once, in phase 1 ([`meta`]), which keeps one state byte
 //! per own type and, for strict validation, a flat array of by-value edges with a
 //! per-type start index; phase 3 ([`resolve`]) then works on those arrays only. Nothing
-//! recurses: phase 3 is one iterative depth-first search, linear in the number of edges.
-//! Names are checked 16 bytes at a time ([`names`]).
+//! recurses: phase 3 is one iterative depth-first search, linear in the number of edges,
+//! that finishes a type without the stack when all its edges lead to finished types.
+//! Identifier names are looked up in a bitmap of the own string section built in one
+//! linear pass ([`idents`]), others are checked 16 bytes at a time ([`names`]). For
+//! large inputs, phase 1 and the bitmap run on two threads ([`threads`]).
 
 mod idents;
 mod meta;

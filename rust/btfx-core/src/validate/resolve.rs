@@ -12,53 +12,35 @@ use super::*;
 const RES_KIND: u8 = 0x1f;
 
 impl<'a, E: Rd> Validator<'a, E> {
-    /// First one iterative colouring DFS over by-value edges between own types, started
-    /// from each unvisited id in id order (marks `ST_BAD`, fills modifier resolve
-    /// bytes); then each id's checks, which only read finished data and so can run on
-    /// two halves of the ids at once (the lower half's failure wins).
+    /// One iterative colouring DFS over by-value edges between own types, started from
+    /// each unvisited id in id order, then the id's own checks (everything it reaches
+    /// is finished by then, and its edges are still in cache). R1 failures are found
+    /// while scanning edges; since ids are checked in increasing order and the first
+    /// failure stops, the lowest id seen failing R1 is all that needs remembering.
     pub(super) fn phase3(&mut self) -> Result<()> {
         let n = self.st.len();
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
+        let mut r1_min = u32::MAX;
         for i in 0..n {
-            if self.st[i] & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
-                self.dfs(i, &mut stack);
-            }
-        }
-        let this = &*self;
-        let failed = if super::threads::split(n, self.threads) {
-            let mid = n / 2;
-            let (lo, hi) =
-                super::threads::join2(|| this.check_range(0..mid), || this.check_range(mid..n));
-            lo.or_else(|| hi.unwrap_or_else(|| Some((mid, "internal error".into()))))
-        } else {
-            this.check_range(0..n)
-        };
-        match failed {
-            Some((i, msg)) => Err(self.err(self.start_id + i as u32, msg)),
-            None => Ok(()),
-        }
-    }
-
-    /// The lowest own type index in `ids` failing R1-R7, with its message.
-    fn check_range(&self, ids: std::ops::Range<usize>) -> Option<(usize, String)> {
-        for i in ids {
             let id = self.start_id + i as u32;
-            let s = self.st.get(i).copied().unwrap_or(0);
-            let es = self.edges_of(i);
-            // R1, including PTR and FWD, whose id field is not a by-value edge.
-            let msg = if self.r1_ref == id || es.iter().any(|&w| w > self.last_id) {
+            let s = self.st[i];
+            if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
+                self.dfs(i, &mut stack, &mut r1_min);
+            }
+            // R1 for PTR and FWD, whose id field is not a by-value edge.
+            let msg = if r1_min == id || self.r1_ref == id {
                 fail("Invalid type_id")
-            } else if s & ST_BAD != 0 {
+            } else if self.st[i] & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
             } else {
                 self.check_resolved(i, s & ST_KIND)
             };
             if let Some(msg) = msg {
-                return Some((i, msg));
+                return Err(self.err(id, msg));
             }
         }
-        None
+        Ok(())
     }
 
     /// The by-value edges of own type index `i`.
@@ -115,7 +97,7 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
     /// that reaches a cycle and fills the resolve bytes of own-to-own modifiers.
-    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>) {
+    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>, r1_min: &mut u32) {
         let start = self.start_id;
         let last = self.last_id;
         let st = &mut self.st[..];
@@ -135,7 +117,8 @@ impl<'a, E: Rd> Validator<'a, E> {
                     continue; // void or a (trusted) base type
                 }
                 if w > last {
-                    continue; // R1, reported by `check_range`
+                    *r1_min = (*r1_min).min(start + ui as u32);
+                    continue;
                 }
                 let wi = (w - start) as usize;
                 let sw = st[wi];

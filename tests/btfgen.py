@@ -713,7 +713,7 @@ def _pick(draw, m: Model, kinds) -> int | None:
     return draw(st.sampled_from(idx)) if idx else None
 
 
-BAD_IDENTS = ["", "1abc", "a-b", "a b", "x" * 512, "é", "a\x01"]
+BAD_IDENTS = ["", "1abc", "a-b", "a b", "x" * 513, "é", "a\x01"]
 
 
 def _any_int(m: Model) -> int:
@@ -1114,7 +1114,7 @@ def _break_meta(draw, t: T, bad_ident: str, slen: int) -> Tuple[str, T]:
     if sub == "ds_size0":
         return r(st=0)
     if sub == "ds_name":
-        return r(name=draw(st.sampled_from([None, "a\x01", "tab\there", "x" * 512, "\x7f"])))
+        return r(name=draw(st.sampled_from([None, "a\x01", "tab\there", "x" * 513, "\x7f"])))
     if sub == "ds_esize0":
         ty, off, _ = data[j]
         data[j] = (ty, off, 0)

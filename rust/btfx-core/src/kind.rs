@@ -140,6 +140,18 @@ static LAYOUTS: [KindLayout; 20] = [
     layout("ENUM64", 0, 12, Size, &[], &[], &[0]),
 ];
 
+/// `(info_size, elem_size)` by raw kind number (any 7-bit kind), `(0, 0)` for 0 and
+/// unknown kinds: the record-size lookup of the parsing loop, without a `Kind`.
+pub static RECORD_PARTS: [(u8, u8); 128] = {
+    let mut t = [(0u8, 0u8); 128];
+    let mut i = 1;
+    while i < LAYOUTS.len() {
+        t[i] = (LAYOUTS[i].info_size as u8, LAYOUTS[i].elem_size as u8);
+        i += 1;
+    }
+    t
+};
+
 impl Kind {
     /// The kind for a raw kind number, or `None` for 0 and unknown kinds.
     #[inline]

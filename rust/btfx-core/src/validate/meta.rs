@@ -5,6 +5,8 @@
 //! per-type resolve byte ([`Validator::res`]: the raw kind plus [`RES_FLAG`] for regular
 //! INTs and for FUNC_PROTOs whose parameters pass R5).
 
+use std::ops::Range;
+
 use super::*;
 
 /// In a resolve byte: an INT that is regular (R4), a FUNC_PROTO whose parameters pass R5.
@@ -22,38 +24,100 @@ struct Rec<'s> {
     body: &'s [u8],
 }
 
+/// What phase 1 produces for a range of own types (see [`Validator`] fields).
+struct Part {
+    edges: Vec<u32>,
+    /// Start of each type's edges in `edges`, plus the end.
+    first: Vec<u32>,
+    r1_ref: u32,
+    /// The lowest failing id of the range and its message.
+    error: Option<(u32, String)>,
+}
+
 impl<'a, E: Rd> Validator<'a, E> {
     pub(super) fn phase1(&mut self, strict: bool) -> Result<()> {
-        if strict {
-            self.phase1_impl::<true>()
+        let n = self.btf.nr_types() as usize;
+        let mut st = vec![0u8; n];
+        let mut res = if strict { vec![0u8; n] } else { Vec::new() };
+        let parts = if super::threads::split(n, self.threads) {
+            // Two halves of the ids, one per thread; the lower half's error wins.
+            let mid = n / 2;
+            let (st_lo, st_hi) = st.split_at_mut(mid);
+            let (res_lo, res_hi) = res.split_at_mut(if strict { mid } else { 0 });
+            let this = &*self;
+            let (lo, hi) = super::threads::join2(
+                || this.phase1_part(strict, 0..mid, st_lo, res_lo),
+                || this.phase1_part(strict, mid..n, st_hi, res_hi),
+            );
+            vec![lo, hi.unwrap_or_else(|| Part::failed(mid, "internal error"))]
         } else {
-            self.phase1_impl::<false>()
+            vec![self.phase1_part(strict, 0..n, &mut st, &mut res)]
+        };
+        let mut parts = parts.into_iter();
+        let mut all = parts.next().unwrap_or_else(|| Part::failed(0, "internal error"));
+        for p in parts {
+            if all.error.is_none() {
+                all.error = p.error;
+            }
+            all.r1_ref = all.r1_ref.min(p.r1_ref);
+            let base = all.edges.len() as u32;
+            all.first.pop();
+            all.first.extend(p.first.iter().map(|f| f + base));
+            all.edges.extend_from_slice(&p.edges);
+        }
+        if let Some((i, msg)) = all.error {
+            return Err(self.err(self.start_id + i, msg));
+        }
+        self.st = st;
+        self.res = res;
+        self.edges = all.edges;
+        self.first = all.first;
+        self.r1_ref = all.r1_ref;
+        Ok(())
+    }
+
+    /// Number of own types.
+    fn st_len(&self) -> usize {
+        self.btf.nr_types() as usize
+    }
+
+    fn phase1_part(&self, strict: bool, ids: Range<usize>, st: &mut [u8], res: &mut [u8]) -> Part {
+        if strict {
+            self.phase1_range::<true>(ids, st, res)
+        } else {
+            self.phase1_range::<false>(ids, st, res)
         }
     }
 
-    /// `S`: also collect the phase 3 data.
-    fn phase1_impl<const S: bool>(&mut self) -> Result<()> {
-        let n = self.btf.nr_types() as usize;
+    /// Phase 1 for own type indexes `ids`; `st` and `res` are their slices. `S`: also
+    /// collect the phase 3 data.
+    fn phase1_range<const S: bool>(
+        &self,
+        ids: Range<usize>,
+        st: &mut [u8],
+        res: &mut [u8],
+    ) -> Part {
         let sec = self.sec;
-        let mut st = vec![0u8; n];
-        let mut edges: Vec<u32> = Vec::new();
-        let mut first: Vec<u32> = Vec::new();
-        let mut res: Vec<u8> = Vec::new();
+        let n = ids.len();
+        let mut part = Part { edges: Vec::new(), first: Vec::new(), r1_ref: u32::MAX, error: None };
+        let (edges, first) = (&mut part.edges, &mut part.first);
         if S {
-            // Kernel BTF has about two by-value edges per type.
-            edges.reserve(2 * n + 16);
-            first.reserve(n + 1);
-            res = vec![0u8; n];
+            // Kernel BTF has about two by-value edges per type. The first part gets room
+            // for all parts: the others are appended to it.
+            let all = if ids.start == 0 { self.st_len() } else { n };
+            edges.reserve(2 * all + 16);
+            first.reserve(all + 1);
         }
-        let mut off = 0usize;
+        let start_id = self.start_id + ids.start as u32;
+        let mut off = self.btf.type_offset(start_id).unwrap_or(u32::MAX) as usize;
         for i in 0..n {
-            let id = self.start_id + i as u32;
+            let id = start_id + i as u32;
             let head = sec.get(off..).and_then(|r| r.first_chunk::<12>());
             let inf = head.map_or(0, |h| E::at(h, 1));
             let kind = info::kind(inf) as usize;
             let Some(head) = head.filter(|_| kind != 0 && kind < INFO_SIZE.len()) else {
                 // Unreachable after parsing (T2); never panic anyway.
-                return Err(self.err(id, format!("Unknown kind {kind}")));
+                return Part::failed(ids.start + i, format!("Unknown kind {kind}"));
             };
             let vlen = info::vlen(inf);
             let len = 12 + INFO_SIZE[kind] as usize + vlen as usize * ELEM_SIZE[kind] as usize;
@@ -65,15 +129,18 @@ impl<'a, E: Rd> Validator<'a, E> {
                 w8: E::at(head, 2),
                 body: sec.get(off + 12..off + len).unwrap_or(&[]),
             };
-            st[i] = kind as u8;
+            if let Some(s) = st.get_mut(i) {
+                *s = kind as u8;
+            }
             if S {
                 first.push(edges.len() as u32);
             }
-            if let Some(msg) = self.check_meta::<S>(&r, &mut edges) {
-                return Err(self.err(id, msg));
+            if let Some(msg) = self.check_meta::<S>(&r, edges) {
+                part.error = Some(((ids.start + i) as u32, msg));
+                return part;
             }
             if S {
-                res[i] = if is_mod(r.kind) {
+                let rb = if is_mod(r.kind) {
                     // Own targets: filled when the DFS finishes the modifier.
                     if self.own(r.w8) {
                         r.kind
@@ -83,8 +150,11 @@ impl<'a, E: Rd> Validator<'a, E> {
                 } else {
                     r.kind | self.res_flag(&r)
                 };
-                if matches!(r.kind, k::PTR | k::FWD) && r.w8 > self.last_id && self.r1_ref > id {
-                    self.r1_ref = id;
+                if let Some(x) = res.get_mut(i) {
+                    *x = rb;
+                }
+                if matches!(r.kind, k::PTR | k::FWD) && r.w8 > self.last_id && part.r1_ref > id {
+                    part.r1_ref = id;
                 }
             }
             off += len;
@@ -92,11 +162,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         if S {
             first.push(edges.len() as u32);
         }
-        self.st = st;
-        self.edges = edges;
-        self.first = first;
-        self.res = res;
-        Ok(())
+        part
     }
 
     /// [`RES_FLAG`] if the record is a regular INT or a FUNC_PROTO passing R5.
@@ -160,7 +226,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 if S {
                     edges.push(w8);
-                    edges.extend(chunks::<8>(r.body).map(|p| E::at(p, 1)));
+                    edges.extend(r.body.chunks_exact(8).map(|p| E::u32(p, 4)));
                 }
                 None
             }
@@ -414,6 +480,18 @@ impl<'a, E: Rd> Validator<'a, E> {
             _ => return Some(format!("Unknown kind {kind}")),
         }
         None
+    }
+}
+
+impl Part {
+    #[cold]
+    fn failed(i: usize, msg: impl Into<String>) -> Part {
+        Part {
+            edges: Vec::new(),
+            first: Vec::new(),
+            r1_ref: u32::MAX,
+            error: Some((i as u32, msg.into())),
+        }
     }
 }
 

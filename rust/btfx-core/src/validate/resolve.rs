@@ -14,9 +14,9 @@ const RES_KIND: u8 = 0x1f;
 impl<'a, E: Rd> Validator<'a, E> {
     /// One iterative colouring DFS over by-value edges between own types, started from
     /// each unvisited id in id order, then the id's own checks (everything it reaches
-    /// is finished by then). R1 failures are found while scanning edges; since ids are
-    /// checked in increasing order and the first failure stops, the lowest id seen
-    /// failing R1 is all that needs remembering.
+    /// is finished by then, and its edges are still in cache). R1 failures are found
+    /// while scanning edges; since ids are checked in increasing order and the first
+    /// failure stops, the lowest id seen failing R1 is all that needs remembering.
     pub(super) fn phase3(&mut self) -> Result<()> {
         let n = self.st.len();
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
@@ -24,12 +24,8 @@ impl<'a, E: Rd> Validator<'a, E> {
         for i in 0..n {
             let id = self.start_id + i as u32;
             let s = self.st[i];
-            if s & (ST_GREY | ST_BLACK) == 0 {
-                if self.first[i] == self.first[i + 1] {
-                    self.st[i] = s | ST_BLACK;
-                } else {
-                    self.dfs(i, &mut stack, &mut r1_min);
-                }
+            if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
+                self.dfs(i, &mut stack, &mut r1_min);
             }
             // R1 for PTR and FWD, whose id field is not a by-value edge.
             let msg = if r1_min == id || self.r1_ref == id {
@@ -45,6 +41,58 @@ impl<'a, E: Rd> Validator<'a, E> {
             }
         }
         Ok(())
+    }
+
+    /// The by-value edges of own type index `i`.
+    #[inline(always)]
+    fn edges_of(&self, i: usize) -> &[u32] {
+        let (a, b) = (self.first.get(i), self.first.get(i + 1));
+        match (a, b) {
+            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The DFS of own type index `i` when it has no edge to an unfinished own type
+    /// (nor past `last_id`), which is most types: finishes `i` at once as the DFS would
+    /// (inheriting `ST_BAD`, filling a modifier's resolve byte) and returns true.
+    #[inline(always)]
+    fn finish_leaf_parent(&mut self, i: usize) -> bool {
+        let (start, last) = (self.start_id, self.last_id);
+        let (a, b) = match (self.first.get(i), self.first.get(i + 1)) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
+            _ => return false,
+        };
+        let es = self.edges.get(a..b).unwrap_or(&[]);
+        let st = &mut self.st[..];
+        let mut bad = 0u8;
+        for &w in es {
+            if w < start {
+                continue;
+            }
+            if w > last {
+                return false;
+            }
+            let sw = st.get((w - start) as usize).copied().unwrap_or(0);
+            if sw & ST_BLACK == 0 {
+                return false;
+            }
+            bad |= sw;
+        }
+        let Some(si) = st.get_mut(i) else { return false };
+        *si |= ST_BLACK | (bad & ST_BAD);
+        let s = *si;
+        if s & ST_BAD == 0 && is_mod(s & ST_KIND) {
+            if let Some(&w) = es.first() {
+                if w >= start {
+                    let r = self.res.get((w - start) as usize).copied().unwrap_or(0);
+                    if let Some(ri) = self.res.get_mut(i) {
+                        *ri = r;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
@@ -143,7 +191,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// R3-R7 for own type index `i` (R1/R2 already passed).
     #[inline]
     fn check_resolved(&self, i: usize, kind: u8) -> Msg {
-        let es = &self.edges[self.first[i] as usize..self.first[i + 1] as usize];
+        let es = self.edges_of(i);
         let e0 = es.first().copied().unwrap_or(0);
         let sized = |id: u32| is_sized(self.res_of(id) & RES_KIND);
         match kind {

@@ -6,7 +6,8 @@ Given the uncompressed, unsigned ELF of a kernel module and a target vmlinux BTF
    offset inside itself) — checked first; else *split* on ``old_base`` when one is given;
    else split on the target itself (*on-base*: nothing to do, but ``.BTF_ids`` must
    agree with it).
-2. Rebase: standalone → ``rebase(mode)``; split → ``retarget`` (dedup) or detach + shift.
+2. Rebase: standalone → ``rebase(mode)``; split → ``rebase_forward.retarget_declaring``
+   (dedup) or detach + shift.
    The result must pass the kernel's module-BTF checks.
 3. ``.BTF_ids``: every id maps through the rebase's id map; an id the map does not cover
    (a vmlinux type no module type reaches) is resolved as resolve_btfids does, by kind
@@ -24,9 +25,10 @@ from . import btf_ids as ids_ref
 from .btf import Btf
 from .elf import read_elf_btf
 from .module import replace_sections
-from .rebase import detach, rebase, retarget
+from .rebase import detach, rebase
 from .rebase_common import check_standalone
 from .rebase_equiv import base_map
+from .rebase_forward import retarget_declaring
 
 #: Slot kind -> BTF kind name of the type it names.
 _BTF_KIND = ids_ref.BTF_KIND
@@ -130,7 +132,7 @@ def retarget_elf(
         id_map = list(result.id_map)
     elif mode == "dedup":
         assert old_base is not None
-        result = retarget(m, old_base, base, via_base)
+        result = retarget_declaring(m, old_base, base, via_base)
         id_map = list(result.id_map)
     else:
         assert old_base is not None

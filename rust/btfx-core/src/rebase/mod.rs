@@ -6,6 +6,7 @@ pub mod base_index;
 pub mod dedup;
 pub mod detach;
 pub mod equiv;
+pub mod forward;
 pub mod retarget;
 pub mod shift;
 

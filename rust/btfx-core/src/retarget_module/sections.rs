@@ -9,7 +9,7 @@ use crate::btf_ids::{check, fixup, parse_btf_ids, BtfIds, BTF_IDS_SECTION};
 use crate::elf::find_btf_sections;
 use crate::error::{Error, Result};
 use crate::rebase::detach::detach;
-use crate::rebase::retarget::retarget;
+use crate::rebase::forward::retarget_declaring;
 use crate::rebase::shift::{check_standalone, shift};
 use crate::rebase::{dedup::dedup, Mode, Rebased};
 use crate::validate::{Level, ValidateOptions};
@@ -136,7 +136,7 @@ fn rebase(module: &Btf, kind: InputKind, target: &Target, mode: Mode) -> Result<
     match (kind, mode) {
         (InputKind::Standalone, Mode::Dedup) => dedup(module, index),
         (InputKind::Standalone, Mode::Shift) => shift(module, index.base()),
-        (_, Mode::Dedup) => retarget(module, index, target.base_map.as_deref()),
+        (_, Mode::Dedup) => retarget_declaring(module, index, target.base_map.as_deref()),
         (_, Mode::Shift) => {
             // Detach to standalone, then shift; compose the two id maps.
             let detached = detach(module)?;

@@ -60,7 +60,7 @@ def test_case(run, case):
     results = run.boot.checks.get(case.name)
     detail = run.boot.describe(case.name)
     assert results, f"{case.name} ({case.about}) did not run:\n{detail}"
-    problem = case.verdict(results)
+    problem = case.verdict(results, detail)
     assert problem is None, (
         f"{case.name} ({case.about}): {problem}\n(log: {run.work / 'boot.log'})\n{detail}"
     )

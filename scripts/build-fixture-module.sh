@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build btfx's fixture kernel module (tests/fixtures/kfunc_module) against Debian kernels.
 #
-#   scripts/build-fixture-module.sh [-o OUTDIR] [SERIES...]     # SERIES defaults to "6.1 6.12"
+#   scripts/build-fixture-module.sh [-o OUTDIR] [KERNEL...]     # KERNEL defaults to "6.1 6.12"
 #
-# For each kernel series it picks the newest Debian amd64 kernel of that series known to apt
-# (scripts/debian-kernel.sh, as scripts/fetch-corpus.sh does), `apt-get download`s (never
+# KERNEL is a series (6.1: the newest Debian amd64 kernel of that series known to apt, picked
+# as scripts/fetch-corpus.sh does), SERIES-previous (the image before that: for 6.1 an
+# earlier build of the same upstream release) or a release (6.1.0-55-amd64); see
+# image_package in scripts/debian-kernel.sh. For each it `apt-get download`s (never
 # installs) linux-headers-<release>, its -common package, its linux-kbuild package and the
 # image package, unpacks them with `dpkg-deb -x` under the cache directory, and writes
 #
@@ -15,15 +17,18 @@
 #   OUTDIR/<release>/standalone/btfx_kfuncs.ko  `pahole -J` without --btf_base (ids from 1),
 #                                             then resolve_btfids against that BTF
 #   OUTDIR/<release>/nobtf/btfx_kfuncs.ko     the linked module before any BTF step
-#   OUTDIR/<release>/cross-<other>/btfx_kfuncs.ko  (when several series are built) compiled
+#   OUTDIR/<release>/cross-<other>/btfx_kfuncs.ko  (when several kernels are built) compiled
 #                                             for <release>, BTF split on <other>'s vmlinux
 #   OUTDIR/<release>/build.env                what was used (package versions, pahole flags)
-#   OUTDIR/<series> -> <release>              symlink
+#   OUTDIR/<KERNEL> -> <release>              symlink (unless KERNEL is the release)
 #
 # The module BTF steps use the pahole flags kbuild itself passes for that kernel (recorded
 # through a PAHOLE wrapper during the kbuild run) and that kernel's resolve_btfids: the 6.12
 # linux-kbuild package ships it; for 6.1 it is built from Debian's linux-source-<series>
-# (only tools/ is unpacked). OUTDIR defaults to $BTFX_CACHE/fixture; BTFX_CACHE defaults to
+# (only tools/ is unpacked). The kbuild and source packages are taken at apt's candidate
+# version: the archive keeps only the newest build of linux-kbuild-6.1, which headers
+# packages accept (they depend on linux-kbuild-<series> >= their own version).
+# OUTDIR defaults to $BTFX_CACHE/fixture; BTFX_CACHE defaults to
 # ${XDG_CACHE_HOME:-~/.cache}/btfx and holds the downloads and unpacked trees. A kernel whose
 # build.env matches (package version, this script, the module source) is not rebuilt.
 #
@@ -106,13 +111,14 @@ build_resolve_btfids() {
     echo "$dir/resolve_btfids"
 }
 
-# prepare_kernel SERIES -> sets kver, kdir (cache), objtree, version, resolve_btfids.
+# prepare_kernel KERNEL -> sets kver, series, kdir (cache), objtree, version, resolve_btfids.
 prepare_kernel() {
-    local series=$1 image headers common kbuild hdeb ideb tree
-    image=$(newest_image_package "$series")
-    [ -n "$image" ] || { echo "build-fixture-module: no linux-image-$series.*-amd64 known to apt (apt-get update?)" >&2; return 1; }
+    local image headers common kbuild hdeb ideb tree
+    image=$(image_package "$1")
+    [ -n "$image" ] || { echo "build-fixture-module: no linux-image package for '$1' known to apt (apt-get update?)" >&2; return 1; }
     version=$(candidate_version "$image")
     kver=$(kernel_release "$image")
+    series=$(cut -d. -f1,2 <<<"$kver")
     headers=linux-headers-$kver
     kdir=$cache/kernel/$kver
     tree=$kdir/tree
@@ -125,7 +131,7 @@ prepare_kernel() {
         kbuild=$(depends_matching "$hdeb" '^linux-kbuild-')
         dpkg-deb -x "$hdeb" "$tree"
         dpkg-deb -x "$(fetch "$common" "$version")" "$tree"
-        dpkg-deb -x "$(fetch "$kbuild" "$version")" "$tree"
+        dpkg-deb -x "$(fetch "$kbuild" "$(candidate_version "$kbuild")")" "$tree"
         # The headers Makefile includes the -common tree by its absolute /usr/src path.
         sed -i "s|^include /usr/src/|include $tree/usr/src/|" "$objtree/Makefile"
         ideb=$(fetch "$image" "$version")
@@ -140,7 +146,7 @@ prepare_kernel() {
     resolve_btfids=$objtree/tools/bpf/resolve_btfids/resolve_btfids
     if [ ! -x "$resolve_btfids" ]; then
         local built
-        built=$(build_resolve_btfids "linux-source-$series" "$version")
+        built=$(build_resolve_btfids "linux-source-$series" "$(candidate_version "linux-source-$series")")
         mkdir -p "$(dirname "$resolve_btfids")"
         cp "$built" "$resolve_btfids"
     fi
@@ -166,12 +172,12 @@ stamp_of() {  # what a kernel's outputs depend on
 }
 
 built_kvers=()
-for series in "$@"; do
-    prepare_kernel "$series"
+for spec in "$@"; do
+    prepare_kernel "$spec"
     built_kvers+=("$kver")
     dest=$out/$kver
     stamp=$(stamp_of)
-    ln -sfn "$kver" "$out/$series"
+    [ "$spec" = "$kver" ] || ln -sfn "$kver" "$out/$spec"
     if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$stamp" ]; then
         log "$kver: fixture module up to date"
         continue

@@ -2,8 +2,8 @@
 # Debian kernel package selection shared by fetch-corpus.sh and build-fixture-module.sh.
 # Source it; it defines functions only.
 
-# newest_image_package SERIES -> the newest linux-image package of that series for amd64
-# known to apt, or nothing. ABI-numbered (6.1.0-56) or Debian-versioned (6.12.117+deb12)
+# newest_image_package SERIES [N] -> the newest (or N-th newest) linux-image package of that
+# series for amd64 known to apt, or nothing. ABI-numbered (6.1.0-56) or Debian-versioned (6.12.117+deb12)
 # releases, generic flavour; the -unsigned package is preferred (same modules, bzImage
 # without the EFI signature).
 newest_image_package() {
@@ -12,7 +12,27 @@ newest_image_package() {
     names=$(apt-cache search --names-only "^linux-image-${re_series}\." 2>/dev/null | cut -d' ' -f1)
     {
         grep -E "${re}-unsigned\$" <<<"$names" || grep -E "${re}\$" <<<"$names" || true
-    } | sort -V | tail -n1
+    } | sort -V | tail -n"${2:-1}" | head -n1
+}
+
+# image_package SPEC -> the image package for SPEC: a series ("6.1": the newest), a series
+# with "-previous" ("6.1-previous": the one before the newest, typically an earlier build of
+# the same upstream release) or a kernel release ("6.1.0-55-amd64"); nothing if unknown.
+image_package() {
+    local spec=$1 p
+    case $spec in
+        *-previous)
+            newest_image_package "${spec%-previous}" 2 ;;
+        *.*.*)
+            for p in "linux-image-$spec-unsigned" "linux-image-$spec"; do
+                if [ -n "$(candidate_version "$p")" ]; then
+                    echo "$p"
+                    return
+                fi
+            done ;;
+        *)
+            newest_image_package "$spec" ;;
+    esac
 }
 
 # candidate_version PACKAGE -> the version apt would install, or nothing.

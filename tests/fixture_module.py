@@ -21,6 +21,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "build-fixture-module.sh"
 SERIES = ("6.1", "6.12")
+#: Series whose previous Debian build (the same upstream release built again: other BTF
+#: ids, same symbol versions) the kernel suite also uses, by the name build() gets.
+PREVIOUS = {"6.1": "6.1-previous"}
+#: Everything the tests build.
+KERNELS = SERIES + tuple(PREVIOUS.values())
 MODULE = "btfx_kfuncs"
 #: The module's kfuncs, in the order they appear in its set8.
 KFUNCS = ("btfx_add", "btfx_pair_sum", "btfx_task_pid", "btfx_struct_id")
@@ -63,15 +68,16 @@ class FixtureKernel:
         return 1 if (major, minor) >= (6, 9) else 0
 
 
-def build(series: Sequence[str] = SERIES) -> Dict[str, FixtureKernel]:
-    """Builds (or finds up to date) the fixture module for each kernel series."""
+def build(kernels: Sequence[str] = KERNELS) -> Dict[str, FixtureKernel]:
+    """Builds (or finds up to date) the fixture module for each kernel (a series or
+    SERIES-previous; see scripts/build-fixture-module.sh), keyed by that name."""
     missing = [t for t in ("apt-get", "apt-cache") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"the fixture module is built from Debian packages: no {', '.join(missing)}")
     out = Path(os.environ.get("BTFX_FIXTURE_DIR") or _cache() / "fixture")
     env = dict(os.environ, PYTHON=sys.executable)
     proc = subprocess.run(
-        ["bash", str(SCRIPT), "-o", str(out), *series],
+        ["bash", str(SCRIPT), "-o", str(out), *kernels],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -79,11 +85,12 @@ def build(series: Sequence[str] = SERIES) -> Dict[str, FixtureKernel]:
     )
     if proc.returncode != 0:
         pytest.fail(f"{SCRIPT.name} failed ({proc.returncode}):\n{proc.stdout[-6000:]}")
-    kernels = {}
-    for s in series:
-        link = out / s
-        kernels[s] = FixtureKernel(s, os.readlink(link), link.resolve())
-    return kernels
+    built = {}
+    for name in kernels:
+        link = out / name
+        release = os.readlink(link)
+        built[name] = FixtureKernel(".".join(release.split(".")[:2]), release, link.resolve())
+    return built
 
 
 def _cache() -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from fixture_module import MODULE, FixtureKernel
+from fixture_module import MODULE, PREVIOUS, SERIES, FixtureKernel
 from guest import CHECKS, KFUNC_CHECKS
 
 Results = Dict[str, Tuple[str, str]]  # check -> (pass|fail, detail)
@@ -25,6 +25,8 @@ class Case:
     about: str
     #: (check results, the case's log) -> what is wrong with them, or None
     verdict: Callable[[Results, str], Optional[str]]
+    #: needs an earlier Debian build of the booted kernel (fixture_module.PREVIOUS)
+    rebuilt: bool = False
 
 
 def _result(results: Results, check: str) -> str:
@@ -97,6 +99,13 @@ POSITIVE = [
         "split on the other kernel's vmlinux, btfx retarget --old-base OTHER --base THIS",
         _all_pass,
     ),
+    Case(
+        "rebuilt-retarget",
+        "kbuild module of the previous Debian build of this kernel (same upstream release, "
+        "other BTF ids), btfx retarget --old-base PREVIOUS --base THIS",
+        _all_pass,
+        rebuilt=True,
+    ),
 ]
 CONTROLS = [
     Case(
@@ -111,9 +120,20 @@ CONTROLS = [
     ),
     Case("standalone-raw", "standalone BTF as built (ids from 1)", _btf_rejected),
     Case("cross-raw", "split on the other kernel's vmlinux, not retargeted", _btf_rejected),
+    Case(
+        "rebuilt-raw",
+        "kbuild module of the previous build of this kernel, not retargeted",
+        _btf_rejected,
+        rebuilt=True,
+    ),
 ]
 #: Boot order: positives first, so a control cannot disturb them.
 CASES = POSITIVE + CONTROLS
+
+
+def for_kernel(series: str) -> List[Case]:
+    """The cases a boot of that series runs."""
+    return [c for c in CASES if not c.rebuilt or series in PREVIOUS]
 
 
 @dataclass
@@ -132,8 +152,11 @@ def _retarget(src: Path, out: Path, base: Path, *args: str) -> None:
         raise RuntimeError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}")
 
 
-def prepare(this: FixtureKernel, other: FixtureKernel, work: Path) -> Prepared:
-    """Makes every case's module for booting ``this`` kernel."""
+def prepare(this: FixtureKernel, kernels: Dict[str, FixtureKernel], work: Path) -> Prepared:
+    """Makes every case's module for booting ``this`` kernel (``kernels``: every fixture
+    build, by the name fixture_module.build was given)."""
+    (other,) = [kernels[s] for s in SERIES if s != this.series]
+    previous = kernels.get(PREVIOUS.get(this.series, ""))
     standalone = this.module("standalone")
     cross = this.cross(other)
     base = this.vmlinux_btf
@@ -146,8 +169,14 @@ def prepare(this: FixtureKernel, other: FixtureKernel, work: Path) -> Prepared:
         "standalone-raw": lambda d: _copy(standalone, d),
         "cross-raw": lambda d: _copy(cross, d),
     }
+    if previous is not None:
+        rebuilt = previous.module("split")
+        makers["rebuilt-retarget"] = lambda d: _retarget(
+            rebuilt, d, base, "--old-base", str(previous.vmlinux_btf)
+        )
+        makers["rebuilt-raw"] = lambda d: _copy(rebuilt, d)
     prepared = Prepared({}, {})
-    for case in CASES:
+    for case in for_kernel(this.series):
         d = work / "cases" / case.name
         try:
             makers[case.name](d)
@@ -161,7 +190,3 @@ def prepare(this: FixtureKernel, other: FixtureKernel, work: Path) -> Prepared:
 def _copy(src: Path, out: Path) -> None:
     out.mkdir(parents=True)
     shutil.copy(src, out / src.name)
-
-
-def names() -> List[str]:
-    return [c.name for c in CASES]

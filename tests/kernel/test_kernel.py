@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict
 
 import cases
 import guest
@@ -18,7 +19,7 @@ from fixture_module import SERIES, FixtureKernel
 pytestmark = pytest.mark.kernel
 
 #: Seconds for one boot: about 10 s to boot and power off under TCG, plus the cases.
-TIMEOUT = guest.env_timeout(60 + 25 * len(cases.CASES))
+TIMEOUT = guest.env_timeout(60 + 20 * len(cases.CASES))
 
 
 @dataclass
@@ -29,23 +30,40 @@ class KernelRun:
     work: Path
 
 
-@pytest.fixture(scope="module", params=SERIES)
-def run(request, fixture_kernels, tmp_path_factory) -> KernelRun:
+class Runs:
+    """Boots each kernel once, on first use, with every case of that kernel."""
+
+    def __init__(self, kernels, tmp_path_factory) -> None:
+        self.kernels = kernels
+        self.tmp = tmp_path_factory
+        self.done: Dict[str, KernelRun] = {}
+
+    def __call__(self, series: str) -> KernelRun:
+        if series not in self.done:
+            self.done[series] = self._boot(self.kernels[series])
+        return self.done[series]
+
+    def _boot(self, this: FixtureKernel) -> KernelRun:
+        work = self.tmp.mktemp(f"kernel-{this.series}")
+        prepared = cases.prepare(this, self.kernels, work)
+        bpf = guest.build_bpf(this.vmlinux_btf, work / "bpf")
+        initramfs = guest.build_initramfs(prepared.modules, bpf, work / "initramfs.cpio")
+        boot = guest.boot(this.vmlinuz, initramfs, work / "boot.log", TIMEOUT)
+        print(f"{this.release}: {len(prepared.modules)} cases, boot {boot.seconds:.1f} s")
+        return KernelRun(this, prepared, boot, work)
+
+
+@pytest.fixture(scope="module")
+def runs(fixture_kernels, tmp_path_factory) -> Runs:
     missing = guest.missing_tools()
     if missing:
         pytest.skip(f"host lacks {', '.join(missing)}")
-    this = fixture_kernels[request.param]
-    (other,) = [k for s, k in fixture_kernels.items() if s != request.param]
-    work = tmp_path_factory.mktemp(f"kernel-{this.series}")
-    prepared = cases.prepare(this, other, work)
-    bpf = guest.build_bpf(this.vmlinux_btf, work / "bpf")
-    initramfs = guest.build_initramfs(prepared.modules, bpf, work / "initramfs.cpio")
-    boot = guest.boot(this.vmlinuz, initramfs, work / "boot.log", TIMEOUT)
-    print(f"{this.release}: {len(prepared.modules)} cases, boot {boot.seconds:.1f} s")
-    return KernelRun(this, prepared, boot, work)
+    return Runs(fixture_kernels, tmp_path_factory)
 
 
-def test_boot_completes(run):
+@pytest.mark.parametrize("series", SERIES)
+def test_boot_completes(runs, series):
+    run = runs(series)
     b = run.boot
     tail = "\n".join(b.log.splitlines()[-40:])
     assert b.returncode is not None, f"no poweroff within {TIMEOUT:.0f} s:\n{tail}"
@@ -53,8 +71,13 @@ def test_boot_completes(run):
     assert b.done, f"/init did not finish (log: {run.work / 'boot.log'}):\n{tail}"
 
 
-@pytest.mark.parametrize("case", cases.CASES, ids=cases.names())
-def test_case(run, case):
+@pytest.mark.parametrize(
+    "series,case",
+    [(s, c) for s in SERIES for c in cases.for_kernel(s)],
+    ids=[f"{s}-{c.name}" for s in SERIES for c in cases.for_kernel(s)],
+)
+def test_case(runs, series, case):
+    run = runs(series)
     if case.name in run.prepared.errors:
         pytest.fail(f"could not make the module: {run.prepared.errors[case.name]}")
     results = run.boot.checks.get(case.name)

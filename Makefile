@@ -8,7 +8,8 @@
 #   make lint     cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
 #                 (python/btfx, see pyproject.toml) and stubtest of btfx._native (builds first)
 #   make bench    benches/bench.py
-#   make fixture-module  build tests/fixtures/kfunc_module against Debian 6.1 and 6.12
+#   make fixture-module  build tests/fixtures/kfunc_module against Debian 6.1 and 6.12 (and the
+#                 previous 6.1 build, for tests/kernel)
 #                 (scripts/build-fixture-module.sh; downloads cached under ~/.cache/btfx)
 #   make example-module  refresh python/btfx/data/example-standalone.ko from that build
 #   make kernel-test     the qemu real-kernel suite alone (pytest -m kernel tests/kernel)
@@ -82,7 +83,7 @@ pytest: build
 test: lint cargo-test pytest fuzz
 
 fixture-module:
-	PYTHON=$(PYTHON) bash scripts/build-fixture-module.sh 6.1 6.12
+	PYTHON=$(PYTHON) bash scripts/build-fixture-module.sh 6.1 6.12 6.1-previous
 
 # The bundled example: the 6.12 standalone variant without DWARF (its BTF is all it needs).
 EXAMPLE_MODULE := python/btfx/data/example-standalone.ko

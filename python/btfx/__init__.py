@@ -27,6 +27,7 @@ from ._native import (
 )
 from ._native import __version__ as __version__
 from ._native import detach_btf as detach
+from .btf_ids import BtfIds
 from .errors import (
     BtfElfError,
     BtfError,
@@ -34,6 +35,7 @@ from .errors import (
     BtfRebaseError,
     BtfValidationError,
 )
+from .retarget import RetargetReport, RetargetResult, retarget_module, retarget_modules
 
 __all__ = [
     "Btf",
@@ -55,6 +57,11 @@ __all__ = [
     "detach",
     "retarget_btf",
     "equivalent",
+    "BtfIds",
+    "RetargetReport",
+    "RetargetResult",
+    "retarget_module",
+    "retarget_modules",
     "errors",
     "load",
     "vmlinux",

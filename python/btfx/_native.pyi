@@ -1,7 +1,20 @@
 """Type stubs for the Rust extension ``btfx._native``."""
 
 import os
-from typing import Iterator, List, Literal, Optional, TypedDict, Union, final
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+    Union,
+    final,
+)
 
 __all__ = [
     "Btf",
@@ -18,6 +31,15 @@ __all__ = [
     "detach_btf",
     "retarget_btf",
     "equivalent",
+    "btf_ids_parse",
+    "btf_ids_check",
+    "btf_ids_fixup",
+    "RetargetTarget",
+    "retarget_module_bytes",
+    "retarget_files_native",
+    "module_open",
+    "compress",
+    "elf_replace_sections",
     "__version__",
 ]
 
@@ -209,3 +231,43 @@ def equivalent(
     exact: bool = True,
     id_map: Optional[List[int]] = None,
 ) -> Equivalence: ...
+
+# .BTF_ids (btfx.BtfIds builds on these)
+_EntryTuple = Tuple[Any, ...]
+
+def btf_ids_parse(
+    data: bytes,
+) -> Optional[Tuple[bytes, bool, int, int, List[_EntryTuple]]]: ...
+def btf_ids_check(elf: bytes, btf: Btf) -> List[Tuple[int, str, str]]: ...
+def btf_ids_fixup(elf: bytes, id_map: Sequence[int]) -> Tuple[bytes, Tuple[int, int, int]]: ...
+
+# module retargeting (btfx.retarget builds on these)
+@final
+class RetargetTarget:
+    def __init__(
+        self, index: BaseIndex, old_base: Optional[Btf] = None, base_map: Optional[BaseMap] = None
+    ) -> None: ...
+
+def retarget_module_bytes(
+    data: bytes,
+    target: RetargetTarget,
+    mode: str = "dedup",
+    btf_ids: str = "fix",
+    signature: str = "strip",
+    compression: Optional[str] = None,
+) -> Tuple[bytes, Dict[str, Any]]: ...
+def retarget_files_native(
+    jobs: Sequence[Tuple[str, str]],
+    target: RetargetTarget,
+    mode: str = "dedup",
+    btf_ids: str = "fix",
+    signature: str = "strip",
+    compression: Optional[str] = None,
+    threads: int = 0,
+    progress: Optional[Callable[[int, Any], None]] = None,
+) -> List[Any]: ...
+
+# Module containers (btfx_core::module).
+def module_open(data: bytes) -> tuple[bytes, str, Optional[bytes]]: ...
+def compress(data: bytes, compression: str) -> bytes: ...
+def elf_replace_sections(elf: bytes, replacements: dict[str, bytes]) -> bytes: ...

@@ -6,12 +6,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from importlib import resources
 from typing import List, Optional
 
 from . import VMLINUX_PATH, BaseIndex, Btf, detach, equivalent, rebase, retarget_btf
 from .errors import BtfError
+from .fileio import write_atomically
 
 
 def default_input() -> str:
@@ -58,21 +58,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         split = f", split from id {btf.start_id}" if btf.is_split else ""
         print(f"{path}: OK ({args.level}): {len(btf)} types{split}, {btf.byteorder}-endian")
     return 0
-
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same directory + rename,
-    so readers never see a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".btfx-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _report(args: argparse.Namespace, result, what: str) -> int:
@@ -192,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_equiv)
+
+    from .cli_retarget import add_commands
+
+    add_commands(sub)
     return p
 
 

@@ -22,9 +22,20 @@ import io
 import re
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+from ..btf_ids_model import (
+    PREFIX,
+    SECTION,
+    BtfIds,
+    Entry,
+    FixupReport,
+    Member,
+    Problem,
+    Set,
+    Set8,
+    Slot,
+)
 from ..errors import BtfElfError, BtfError, BtfRebaseError
 
 __all__ = [
@@ -42,114 +53,10 @@ __all__ = [
     "section_bytes",
 ]
 
-SECTION = ".BTF_ids"
-PREFIX = "__BTF_ID__"
 SLOT_KINDS = ("struct", "union", "typedef", "func")
 #: BTF kind name of the type a slot of each kind resolves to.
 BTF_KIND = {"struct": "STRUCT", "union": "UNION", "typedef": "TYPEDEF", "func": "FUNC"}
 _SLOT_RE = re.compile(r"(struct|union|typedef|func)__(.+)__([0-9]+)\Z", re.S)
-
-
-@dataclass(frozen=True)
-class Member:
-    """A slot symbol inside a set."""
-
-    offset: int
-    kind: str
-    name: str
-
-
-@dataclass
-class Slot:
-    """A lone id word (``BTF_ID``, e.g. in a ``BTF_ID_LIST``)."""
-
-    offset: int
-    kind: str
-    name: str
-    id: int
-
-    @property
-    def symbol(self) -> str:
-        return f"{PREFIX}{self.kind}__{self.name}"
-
-    @property
-    def size(self) -> int:
-        return 4
-
-
-@dataclass
-class Set:
-    """``BTF_SET_START``: count word, then ``count`` ids."""
-
-    offset: int
-    name: str
-    count: int
-    ids: List[int]
-    members: List[Member] = field(default_factory=list)
-
-    @property
-    def symbol(self) -> str:
-        return f"{PREFIX}set__{self.name}"
-
-    @property
-    def size(self) -> int:
-        return 4 * (self.count + 1)
-
-
-@dataclass
-class Set8:
-    """``BTF_SET8_START`` / ``BTF_KFUNCS_START``: count, set flags, (id, flags) pairs."""
-
-    offset: int
-    name: str
-    count: int
-    flags: int
-    pairs: List[Tuple[int, int]]
-    members: List[Member] = field(default_factory=list)
-
-    @property
-    def symbol(self) -> str:
-        return f"{PREFIX}set8__{self.name}"
-
-    @property
-    def size(self) -> int:
-        return 8 * (self.count + 1)
-
-
-Entry = Union[Slot, Set, Set8]
-
-
-@dataclass
-class BtfIds:
-    big_endian: bool
-    section_offset: int  # sh_offset of .BTF_ids
-    section_size: int
-    entries: List[Entry]  # lone slots, sets, set8s by offset
-
-    def counts(self) -> Tuple[int, int, int]:
-        """(lone slots, sets, set8s)."""
-        return (
-            sum(isinstance(e, Slot) for e in self.entries),
-            sum(isinstance(e, Set) for e in self.entries),
-            sum(isinstance(e, Set8) for e in self.entries),
-        )
-
-
-@dataclass(frozen=True)
-class Problem:
-    offset: int
-    symbol: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.symbol} (offset {self.offset:#x}): {self.message}"
-
-
-@dataclass
-class FixupReport:
-    ids: int = 0  # id words looked at, zeros included
-    ids_changed: int = 0  # id words whose value the map changed
-    sets_resorted: int = 0  # sets/set8s whose order changed after mapping
 
 
 # ---------------------------------------------------------------------------- parse

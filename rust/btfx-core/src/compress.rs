@@ -220,6 +220,47 @@ fn decompress_zstd(data: &[u8], max: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Dictionary size for xz output: 1 MiB, as kbuild's `scripts/Makefile.modinst` uses
+/// (`xz --check=crc32 --lzma2=dict=1MiB`), so the kernel's in-kernel decompressor
+/// (`module_xz_decompress`, xz_dec with `XZ_DYNALLOC`) needs little memory.
+const XZ_DICT_SIZE: u32 = 1 << 20;
+
+/// Compress `data` into the container the kernel module loader and kmod accept.
+///
+/// * xz: one stream, one block, LZMA2 (preset 6, 1 MiB dictionary), CRC32 check, no
+///   BCJ filter (kbuild's `xz --check=crc32 --lzma2=dict=1MiB`; the kernel's xz_dec
+///   supports CRC32 but not SHA-256).
+/// * zstd: one frame with a content checksum (kernel `module_zstd_decompress` reads
+///   one frame; its window is far below `ZSTD_WINDOWLOG_MAX`).
+/// * gzip: one member with a plain 10-byte header, no name/extra/comment fields
+///   (kernel `module_gzip_header_len` skips only an optional file name).
+/// * [`Compression::None`] returns `data` unchanged.
+///
+/// The output decompresses to `data` with [`decompress`].
+pub fn compress(data: &[u8], c: Compression) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| Error::elf(format!("{c} compression failed: {e}"));
+    match c {
+        Compression::None => Ok(data.to_vec()),
+        Compression::Xz => {
+            let mut opts = lzma_rust2::XzOptions::with_preset(6);
+            opts.lzma_options.dict_size = XZ_DICT_SIZE;
+            opts.set_check_sum_type(lzma_rust2::CheckType::Crc32);
+            let mut w = lzma_rust2::XzWriter::new(Vec::new(), opts).map_err(fail)?;
+            w.write_all(data).map_err(fail)?;
+            w.finish().map_err(fail)
+        }
+        Compression::Zstd => {
+            Ok(ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest))
+        }
+        Compression::Gzip => {
+            let mut w = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::best());
+            w.write_all(data).map_err(fail)?;
+            w.finish().map_err(fail)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +356,31 @@ mod tests {
             assert_eq!(&*decompress(&zstd(&data)).unwrap(), &data[..], "zstd {n}");
             assert_eq!(&*decompress(&gzip(&data)).unwrap(), &data[..], "gzip {n}");
         }
+    }
+
+    #[test]
+    fn compress_round_trips() {
+        for n in [0usize, 1, 100, 70_000, 1 << 20] {
+            let data = sample(n);
+            for c in [Compression::Xz, Compression::Zstd, Compression::Gzip] {
+                let blob = compress(&data, c).unwrap();
+                assert_eq!(detect(&blob), c, "{c} {n}");
+                assert_eq!(&*decompress(&blob).unwrap(), &data[..], "{c} {n}");
+            }
+            assert_eq!(compress(&data, Compression::None).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn compress_container_details() {
+        let data = sample(5000);
+        // xz: stream flags say CRC32 (check id 1); LZMA2 dictionary property 1 MiB (0x10).
+        let x = compress(&data, Compression::Xz).unwrap();
+        assert_eq!(&x[6..8], &[0x00, 0x01]);
+        assert_eq!(&x[12..17], &[0x02, 0x00, 0x21, 0x01, 0x10]);
+        // gzip: deflate, no flags (no file name), as module_gzip_header_len expects.
+        let g = compress(&data, Compression::Gzip).unwrap();
+        assert_eq!(&g[..4], &[0x1f, 0x8b, 0x08, 0x00]);
     }
 
     #[test]

@@ -150,7 +150,7 @@ const EI_DATA: usize = 5;
 
 /// Check the identification bytes (magic, class, data encoding); return whether
 /// the file is ELF64.
-fn parse_ident(data: &[u8]) -> Result<bool> {
+pub(crate) fn parse_ident(data: &[u8]) -> Result<bool> {
     let header_error = |message: String| Error::Elf { message, section: None, offset: Some(0) };
     if !is_elf(data) {
         return Err(header_error("not an ELF file (no \\x7fELF magic)".into()));

@@ -52,6 +52,9 @@ pub enum Error {
     /// An operation's precondition on its inputs does not hold (wrong base, limits).
     #[error("{message}")]
     Input { message: String },
+    /// Reading or writing a file failed.
+    #[error("{message}")]
+    Io { message: String, path: String },
 }
 
 impl Error {
@@ -82,6 +85,11 @@ impl Error {
 
     pub fn input(message: impl Into<String>) -> Self {
         Error::Input { message: message.into() }
+    }
+
+    pub fn io(path: &std::path::Path, what: &str, err: &std::io::Error) -> Self {
+        let path = path.display().to_string();
+        Error::Io { message: format!("{path}: {what}: {err}"), path }
     }
 
     /// The type id this error is about, if any.

@@ -14,6 +14,10 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
 }
 
 fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+    if let Error::Io { message, .. } = err {
+        // Files that cannot be read or written are OSErrors, as for open().
+        return Ok(pyo3::exceptions::PyOSError::new_err(message.clone()));
+    }
     let module = py.import("btfx.errors")?;
     let kwargs = PyDict::new(py);
     let (class, message) = match err {

@@ -3,9 +3,12 @@
 //! Core work runs with the GIL released; `bytes` inputs are borrowed, not copied.
 
 mod btf;
+mod btf_ids;
 mod errors;
 mod input;
+mod module;
 mod rebase;
+mod retarget;
 mod typeview;
 
 use pyo3::prelude::*;
@@ -26,6 +29,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rebase::detach_btf, m)?)?;
     m.add_function(wrap_pyfunction!(rebase::retarget_btf, m)?)?;
     m.add_function(wrap_pyfunction!(rebase::equivalent, m)?)?;
+    m.add_function(wrap_pyfunction!(btf_ids::btf_ids_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(btf_ids::btf_ids_check, m)?)?;
+    m.add_function(wrap_pyfunction!(btf_ids::btf_ids_fixup, m)?)?;
+    m.add_class::<retarget::PyTarget>()?;
+    m.add_function(wrap_pyfunction!(retarget::retarget_module_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(retarget::retarget_files_native, m)?)?;
+    m.add_function(wrap_pyfunction!(module::module_open, m)?)?;
+    m.add_function(wrap_pyfunction!(module::compress, m)?)?;
+    m.add_function(wrap_pyfunction!(module::elf_replace_sections, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

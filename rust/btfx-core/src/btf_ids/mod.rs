@@ -226,3 +226,35 @@ pub(crate) fn write_u32(data: &mut [u8], off: u64, v: u32, big_endian: bool) -> 
         None => false,
     }
 }
+
+impl BtfIds {
+    /// The same symbols and layout with every value read again from `section` (e.g. the
+    /// bytes [`fixup`] returned), so the result can be [`check`]ed.
+    pub fn reread(&self, section: &[u8]) -> crate::error::Result<BtfIds> {
+        let be = self.big_endian;
+        let word = |off: u64| {
+            read_u32(section, off, be).ok_or_else(|| {
+                crate::error::Error::input(format!(".BTF_ids: word at {off:#x} is past the end"))
+            })
+        };
+        let mut out = self.clone();
+        for e in &mut out.entries {
+            match e {
+                Entry::Slot { offset, id, .. } => *id = word(*offset)?,
+                Entry::Set { offset, ids, .. } => {
+                    for (i, id) in (0u64..).zip(ids.iter_mut()) {
+                        *id = word(offset.saturating_add(4 + 4 * i))?;
+                    }
+                }
+                Entry::Set8 { offset, flags, pairs, .. } => {
+                    *flags = word(offset.saturating_add(4))?;
+                    for (i, pair) in (0u64..).zip(pairs.iter_mut()) {
+                        let at = offset.saturating_add(8 + 8 * i);
+                        *pair = (word(at)?, word(at.saturating_add(4))?);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,138 @@
+//! Just enough DER to name who signed a module: the issuer common name of the first
+//! `SignerInfo` of a PKCS#7 `SignedData` (RFC 2315 §9), which is what kmod's
+//! `fill_pkcs7` / `x509_name_to_str` report as the signer. Definite lengths only (DER, as
+//! `scripts/sign-file` writes); anything unexpected gives `None`, never an error: the
+//! signer is informational, the kernel verifies the message itself.
+
+/// DER tags used on the path to the issuer name.
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+const CONTEXT_0: u8 = 0xA0;
+const CONTEXT_1: u8 = 0xA1;
+/// OID 2.5.4.3 (id-at-commonName), DER content bytes.
+const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
+
+/// One TLV: tag, content, and the bytes after it.
+fn tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = data.split_first()?;
+    // High tag numbers (low five bits all set) do not occur on our path.
+    if tag & 0x1F == 0x1F {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        // Long form: 1..=4 length bytes; 0x80 alone is BER's indefinite length.
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = rest.get(..n)?;
+        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, rest.get(n..)?)
+    };
+    let content = rest.get(..len)?;
+    Some((tag, content, rest.get(len..)?))
+}
+
+/// The content of a TLV that must have tag `want`, and what follows it.
+fn expect(data: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
+    let (tag, content, rest) = tlv(data)?;
+    (tag == want).then_some((content, rest))
+}
+
+/// Issuer common name of the first signer of the PKCS#7 message `der`.
+pub(crate) fn issuer_common_name(der: &[u8]) -> Option<String> {
+    // ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT SignedData }
+    let (content_info, _) = expect(der, SEQUENCE)?;
+    let (_, rest) = expect(content_info, OID)?;
+    let (explicit, _) = expect(rest, CONTEXT_0)?;
+    // SignedData ::= SEQUENCE { version, digestAlgorithms SET, contentInfo SEQUENCE,
+    //   certificates [0] OPTIONAL, crls [1] OPTIONAL, signerInfos SET }
+    let (signed_data, _) = expect(explicit, SEQUENCE)?;
+    let (_, _, rest) = tlv(signed_data)?; // version
+    let (_, rest) = expect(rest, SET)?;
+    let (_, mut rest) = expect(rest, SEQUENCE)?;
+    while let Some((tag, _, after)) = tlv(rest) {
+        if tag != CONTEXT_0 && tag != CONTEXT_1 {
+            break;
+        }
+        rest = after;
+    }
+    let (signer_infos, _) = expect(rest, SET)?;
+    // SignerInfo ::= SEQUENCE { version, issuerAndSerialNumber SEQUENCE { issuer Name, ... } }
+    let (signer_info, _) = expect(signer_infos, SEQUENCE)?;
+    let (_, _, rest) = tlv(signer_info)?; // version
+    let (issuer_and_serial, _) = expect(rest, SEQUENCE)?;
+    let (mut name, _) = expect(issuer_and_serial, SEQUENCE)?;
+    // Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }: first commonName.
+    while let Some((rdn, after)) = expect(name, SET) {
+        let mut attrs = rdn;
+        while let Some((attr, next)) = expect(attrs, SEQUENCE) {
+            let (oid, value) = expect(attr, OID)?;
+            if oid == COMMON_NAME {
+                let (_, text, _) = tlv(value)?;
+                return Some(String::from_utf8_lossy(text).into_owned());
+            }
+            attrs = next;
+        }
+        name = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        if content.len() < 0x80 {
+            v.push(content.len() as u8);
+        } else {
+            v.extend_from_slice(&[0x82, (content.len() >> 8) as u8, content.len() as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+
+    fn message(cn: &str) -> Vec<u8> {
+        let attr = [wrap(OID, &[0x55, 0x04, 0x0A]), wrap(0x0C, b"Org")].concat();
+        let cn_attr = [wrap(OID, COMMON_NAME), wrap(0x0C, cn.as_bytes())].concat();
+        let name =
+            [wrap(SET, &wrap(SEQUENCE, &attr)), wrap(SET, &wrap(SEQUENCE, &cn_attr))].concat();
+        let ias = [wrap(SEQUENCE, &name), wrap(0x02, &[1, 2, 3])].concat();
+        let signer_info = [wrap(0x02, &[1]), wrap(SEQUENCE, &ias), vec![0; 200]].concat();
+        let signed = [
+            wrap(0x02, &[1]),
+            wrap(SET, &[]),
+            wrap(SEQUENCE, &wrap(OID, &[1])),
+            wrap(CONTEXT_0, b"certs"),
+            wrap(SET, &wrap(SEQUENCE, &signer_info)),
+        ]
+        .concat();
+        let explicit = wrap(CONTEXT_0, &wrap(SEQUENCE, &signed));
+        wrap(SEQUENCE, &[wrap(OID, &[0x2A]), explicit].concat())
+    }
+
+    #[test]
+    fn finds_issuer_common_name() {
+        let der = message("Build time autogenerated kernel key");
+        assert_eq!(
+            issuer_common_name(&der).as_deref(),
+            Some("Build time autogenerated kernel key")
+        );
+    }
+
+    #[test]
+    fn garbage_gives_none() {
+        let der = message("x");
+        for cut in 0..der.len() {
+            assert_eq!(issuer_common_name(&der[..cut]), None, "cut {cut}");
+        }
+        assert_eq!(issuer_common_name(&[0x30, 0x80, 0, 0]), None);
+        assert_eq!(issuer_common_name(&[0x1F, 0x01, 0]), None);
+    }
+}

@@ -29,8 +29,9 @@
 # version: the archive keeps only the newest build of linux-kbuild-6.1, which headers
 # packages accept (they depend on linux-kbuild-<series> >= their own version).
 # OUTDIR defaults to $BTFX_CACHE/fixture; BTFX_CACHE defaults to
-# ${XDG_CACHE_HOME:-~/.cache}/btfx and holds the downloads and unpacked trees. A kernel whose
-# build.env matches (package version, this script, the module source) is not rebuilt.
+# ${XDG_CACHE_HOME:-~/.cache}/btfx and holds the downloads and unpacked trees. A kernel is
+# rebuilt only when its package version, this script or the module source changed; runs
+# sharing a cache wait for each other (flock).
 #
 # Needs (Debian packages): gcc-12 make binutils dwarves (pahole) libelf-dev zlib1g-dev
 # xz-utils dpkg apt python3 (+ the zstandard Python module for 6.12's zstd bzImage);
@@ -48,7 +49,7 @@ out=
 while getopts o: opt; do
     case $opt in
         o) out=$OPTARG ;;
-        *) echo "usage: $0 [-o OUTDIR] [SERIES...]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-o OUTDIR] [KERNEL...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -60,7 +61,7 @@ mod=btfx_kfuncs
 jobs=${BTFX_JOBS:-2}
 
 export PATH="$PATH:/usr/sbin:/sbin"
-for tool in apt-cache apt-get dpkg-deb make gcc-12 pahole objcopy strip "$python"; do
+for tool in apt-cache apt-get dpkg-deb flock make gcc-12 pahole objcopy strip "$python"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "build-fixture-module: '$tool' not found (make deps installs what is needed)" >&2
         exit 1
@@ -69,6 +70,8 @@ done
 mkdir -p "$cache/debs" "$out"
 cache=$(cd "$cache" && pwd)
 out=$(cd "$out" && pwd)
+exec 9>"$cache/.fixture.lock"
+flock 9
 
 log() { echo "== $*" >&2; }
 

@@ -22,7 +22,7 @@ CARGO ?= cargo
 
 APT_PACKAGES := bpftool dwarves libbpf1 libbpf-dev xz-utils zstd
 # scripts/build-fixture-module.sh (kbuild, pahole, resolve_btfids from linux-source)
-APT_PACKAGES += gcc-12 make binutils libelf-dev zlib1g-dev
+APT_PACKAGES += gcc gcc-12 make binutils libelf-dev zlib1g-dev
 # tests/kernel: BPF programs, initramfs, qemu
 APT_PACKAGES += clang llvm busybox-static cpio kmod qemu-system-x86
 PIP_PACKAGES := hypothesis pyelftools zstandard ruff mypy pytest

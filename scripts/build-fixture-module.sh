@@ -33,7 +33,7 @@
 # rebuilt only when its package version, this script or the module source changed; runs
 # sharing a cache wait for each other (flock).
 #
-# Needs (Debian packages): gcc-12 make binutils dwarves (pahole) libelf-dev zlib1g-dev
+# Needs (Debian packages): gcc gcc-12 make binutils dwarves (pahole) libelf-dev zlib1g-dev
 # xz-utils dpkg apt python3 (+ the zstandard Python module for 6.12's zstd bzImage);
 # `apt-get update` done. Works as any user.
 set -euo pipefail
@@ -61,7 +61,7 @@ mod=btfx_kfuncs
 jobs=${BTFX_JOBS:-2}
 
 export PATH="$PATH:/usr/sbin:/sbin"
-for tool in apt-cache apt-get dpkg-deb flock make gcc-12 pahole objcopy strip "$python"; do
+for tool in apt-cache apt-get dpkg-deb flock make gcc gcc-12 pahole objcopy strip "$python"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "build-fixture-module: '$tool' not found (make deps installs what is needed)" >&2
         exit 1

@@ -8,6 +8,11 @@
 #   make lint     cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
 #                 (python/btfx, see pyproject.toml) and stubtest of btfx._native (builds first)
 #   make bench    benches/bench.py
+#   make fixture-module  build tests/fixtures/kfunc_module against Debian 6.1 and 6.12 (and the
+#                 previous 6.1 build, for tests/kernel)
+#                 (scripts/build-fixture-module.sh; downloads cached under ~/.cache/btfx)
+#   make example-module  refresh python/btfx/data/example-standalone.ko from that build
+#   make kernel-test     the qemu real-kernel suite alone (pytest -m kernel tests/kernel)
 #   make fuzz     cargo fuzz, every target of rust/fuzz for FUZZ_SECONDS (60) each
 #                 (or FUZZ_TARGET=name); part of `make test`
 
@@ -16,6 +21,10 @@ PIP ?= $(PYTHON) -m pip
 CARGO ?= cargo
 
 APT_PACKAGES := bpftool dwarves libbpf1 libbpf-dev xz-utils zstd
+# scripts/build-fixture-module.sh (kbuild, pahole, resolve_btfids from linux-source)
+APT_PACKAGES += gcc gcc-12 make binutils libelf-dev zlib1g-dev
+# tests/kernel: BPF programs, initramfs, qemu
+APT_PACKAGES += clang llvm busybox-static cpio kmod qemu-system-x86
 PIP_PACKAGES := hypothesis pyelftools zstandard ruff mypy pytest
 # The PyO3 crate links against libpython only when built by maturin: test the rest.
 CARGO_TEST_ARGS ?= --release --workspace --exclude btfx-py
@@ -29,7 +38,8 @@ export PIP_ROOT_USER_ACTION := ignore
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps apt-deps pip-deps fuzz-deps corpus build format lint test cargo-test pytest bench fuzz clean
+.PHONY: all deps apt-deps pip-deps fuzz-deps corpus build format lint test cargo-test pytest bench fuzz clean \
+	fixture-module example-module kernel-test
 
 all: build
 
@@ -71,6 +81,19 @@ pytest: build
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 test: lint cargo-test pytest fuzz
+
+fixture-module:
+	PYTHON=$(PYTHON) bash scripts/build-fixture-module.sh 6.1 6.12 6.1-previous
+
+# The bundled example: the 6.12 standalone variant without DWARF (its BTF is all it needs).
+EXAMPLE_MODULE := python/btfx/data/example-standalone.ko
+example-module:
+	PYTHON=$(PYTHON) bash scripts/build-fixture-module.sh 6.12
+	strip --strip-debug -o $(EXAMPLE_MODULE) \
+		"$${BTFX_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/btfx}/fixture/6.12/standalone/btfx_kfuncs.ko"
+
+kernel-test: build
+	$(PYTHON) -m pytest -m kernel tests/kernel $(PYTEST_ARGS)
 
 bench: build
 	$(PYTHON) benches/bench.py

@@ -26,6 +26,9 @@ python=${PYTHON:-python3}
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 
+# shellcheck source=scripts/debian-kernel.sh
+. "$here/debian-kernel.sh"
+
 export PATH="$PATH:/usr/sbin:/sbin"
 for tool in apt-cache apt-get dpkg-deb bpftool "$python"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -37,18 +40,6 @@ done
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-# newest_package SERIES -> prints the package name, or nothing.
-newest_package() {
-    local re_series=${1//./\\.} names
-    # ABI-numbered (6.1.0-56) or Debian-versioned (6.12.117+deb12) releases, generic flavour.
-    local re="^linux-image-${re_series}\.[0-9]+(-[0-9]+|\+deb[0-9]+)-amd64"
-    names=$(apt-cache search --names-only "^linux-image-${re_series}\." 2>/dev/null | cut -d' ' -f1)
-    # Prefer the -unsigned package (same modules, bzImage without the EFI signature).
-    {
-        grep -E "${re}-unsigned\$" <<<"$names" || grep -E "${re}\$" <<<"$names" || true
-    } | sort -V | tail -n1
-}
 
 cached_kernel_dir() {  # for offline re-runs: a complete corpus of that series
     local series=$1 m
@@ -64,7 +55,7 @@ cached_kernel_dir() {  # for offline re-runs: a complete corpus of that series
 status=0
 for series in $kernels; do
     t0=$(now)
-    pkg=$(newest_package "$series")
+    pkg=$(newest_image_package "$series")
     if [ -z "$pkg" ]; then
         kdir=$(cached_kernel_dir "$series")
         if [ -n "$kdir" ]; then
@@ -75,9 +66,8 @@ for series in $kernels; do
         status=1
         continue
     fi
-    version=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
-    kver=${pkg#linux-image-}
-    kver=${kver%-unsigned}
+    version=$(candidate_version "$pkg")
+    kver=$(kernel_release "$pkg")
     kdir=$dest/$kver
 
     if "$python" "$here/build_corpus.py" is-complete "$kdir" --version "$version"; then
@@ -94,11 +84,8 @@ for series in $kernels; do
     if [ ! -d "$kdir/deb" ]; then
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/btfx-corpus.XXXXXX")
         trap 'rm -rf "$tmp"' EXIT
-        sandbox=()
-        # apt's download sandbox user cannot write into a private temp dir; as root, skip it.
-        [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
         t=$(now)
-        (cd "$tmp" && apt-get -q download "${sandbox[@]}" "$pkg=$version" >/dev/null)
+        apt_download "$tmp" "$pkg=$version"
         deb=$(ls "$tmp"/*.deb)
         echo "  download: $(du -h "$deb" | cut -f1) in $(secs "$t" "$(now)")s"
         t=$(now)

@@ -41,3 +41,11 @@ BACKENDS = ["btfx", "btfx.reference"]
 def backend(request):
     """The ``btfx`` (native) or ``btfx.reference`` module; both expose ``Btf``."""
     return importlib.import_module(request.param)
+
+
+@pytest.fixture(scope="session")
+def fixture_kernels():
+    """The fixture kernel module built for each Debian kernel series (tests/fixture_module.py)."""
+    import fixture_module  # tests/fixture_module.py
+
+    return fixture_module.build()

@@ -10,9 +10,10 @@ Given the uncompressed, unsigned ELF of a kernel module and a target vmlinux BTF
    (dedup) or detach + shift.
    The result must pass the kernel's module-BTF checks.
 3. ``.BTF_ids``: every id maps through the rebase's id map; an id the map does not cover
-   (a vmlinux type no module type reaches) is resolved as resolve_btfids does, by kind
-   and name in the new BTF, lowest id first. Sets are re-sorted (``btf_ids.fixup``). The
-   fixed section may not disagree with the new BTF more than the input did with its own.
+   (a vmlinux type no module type reaches), or maps to a declaration (FWD), is resolved
+   as resolve_btfids does, by kind and name in the new BTF, lowest id first. Sets are
+   re-sorted (``btf_ids.fixup``). The fixed section may not disagree with the new BTF
+   more than the input did with its own.
 4. The new sections replace the old ones in the ELF (``module.replace_sections``).
 """
 
@@ -76,7 +77,7 @@ def _complete(ids: ids_ref.BtfIds, old: Btf, new: Btf, id_map: List[int]) -> int
             values += [(e.symbol, p[0]) for p in e.pairs]
     resolved = 0
     for symbol, v in values:
-        if v == 0 or (v < len(id_map) and id_map[v] != 0):
+        if v == 0 or (v < len(id_map) and id_map[v] != 0 and new.kind(id_map[v]) != "FWD"):
             continue
         if old.type_by_id(v) is None:
             raise BtfRebaseError(f"{symbol}: id {v} is not a type of the module's BTF", type_id=v)

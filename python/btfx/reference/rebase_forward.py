@@ -5,11 +5,13 @@ pahole's resolution of forward declarations, at B's full definitions of structs 
 declares. Carried onto A, those definitions are not A's, and the module's own (A) types
 pointing at them no longer deduplicate against A. Rule (docs/modules.md §3):
 
-* an old base STRUCT/UNION that the detached graph reaches is *declared* — becomes a FWD
-  of its name and kind — when (1) the old->new base map has no image for it, (2) the new
-  base has a type of the same kind and name, and (3) no type needs its layout: nothing
-  refers to it except pointers, directly or through typedefs and modifiers that are
-  themselves only referred to that way;
+* an old base STRUCT/UNION that the detached graph reaches and the old->new base map has
+  no image for is replaced by the module's own definition of the same kind and name when
+  the module has exactly one (libbpf's ``btf_dedup_resolve_fwds`` would resolve a
+  declaration to it); otherwise it is *declared* — becomes a FWD of its name and kind —
+  when the new base has a type of the same kind and name and no kept type needs its
+  layout (nothing refers to it except pointers, directly or through typedefs and
+  modifiers that are themselves only referred to that way), repeated until stable;
 * types then unreachable from the module's own types are dropped;
 * the rest is deduplicated onto the new base as ``retarget`` does. FWD == STRUCT/UNION of
   the same name in libbpf's equivalence, so pointers meet the new base's definitions.
@@ -30,17 +32,33 @@ _POINTER_LIKE = {L.PTR, L.TYPEDEF, L.CONST, L.VOLATILE, L.RESTRICT, L.TYPE_TAG}
 _TRANSPARENT = {L.TYPEDEF, L.CONST, L.VOLATILE, L.RESTRICT, L.TYPE_TAG}
 
 
-def _needs_layout(m: Btf) -> Set[int]:
-    by_id = {rec.id: rec for rec in m.types}
+def _reachable(m: Btf, roots: List[int], declared: Set[int], alias: Dict[int, int]) -> Set[int]:
+    """Types reachable from ``roots``; a declared type's own edges are not followed, and
+    an aliased type stands for its alias."""
+    keep: Set[int] = set()
+    todo = [alias.get(r, r) for r in roots if r]
+    while todo:
+        t = todo.pop()
+        if t in keep:
+            continue
+        keep.add(t)
+        if t not in declared:
+            todo.extend(alias.get(v, v) for v in id_values(m.type_by_id(t)) if v)
+    return keep
+
+
+def _needs_layout(m: Btf, keep: Set[int], declared: Set[int], alias: Dict[int, int]) -> Set[int]:
+    """Types whose layout a kept, undeclared type uses (through typedefs/modifiers too)."""
     need: Set[int] = set()
-    for rec in m.types:
+    for t in keep - declared:
+        rec = m.type_by_id(t)
         if rec.kind not in _POINTER_LIKE:
-            need.update(v for v in id_values(rec) if v)
+            need.update(alias.get(v, v) for v in id_values(rec) if v)
     todo = list(need)
     while todo:
-        rec = by_id.get(todo.pop())
+        rec = m.type_by_id(todo.pop())
         if rec is not None and rec.kind in _TRANSPARENT:
-            for v in id_values(rec):
+            for v in (alias.get(x, x) for x in id_values(rec)):
                 if v and v not in need:
                     need.add(v)
                     todo.append(v)
@@ -59,31 +77,42 @@ def retarget_declaring(
     m = detached.btf
     if via_base is None:
         via_base = base_map(old_base, new_base)
-    need = _needs_layout(m)
+    # The module's own unique struct/union definitions by (kind, name).
+    own: Dict[tuple, Optional[int]] = {}
+    for rec in split.types:
+        name = split.type_name(rec.id)
+        if rec.kind in (L.STRUCT, L.UNION) and name:
+            key = (rec.kind, name)
+            own[key] = rec.id if key not in own else None
     declared: Set[int] = set()
+    alias: Dict[int, int] = {}
     for old in range(1, split.start_id):
         mid = detached.id_map[old]
-        if not mid or mid in need or via_base[old]:
+        if not mid or via_base[old]:
             continue
         rec = m.type_by_id(mid)
         if rec is None or rec.kind not in (L.STRUCT, L.UNION):
             continue
         name = m.type_name(mid)
-        if name and _has_named(new_base, rec.kind, name):
+        if not name:
+            continue
+        own_id = own.get((rec.kind, name))
+        if own_id is not None:
+            alias[mid] = detached.id_map[own_id]
+        elif _has_named(new_base, rec.kind, name):
             declared.add(mid)
+    roots = [detached.id_map[o] for o in range(split.start_id, split.last_id + 1)]
+    # A candidate whose layout a kept type needs keeps its body; repeat until stable.
+    while declared:
+        keep = _reachable(m, roots, declared, alias)
+        needed = declared & _needs_layout(m, keep, declared, alias)
+        if not needed:
+            break
+        declared -= needed
 
     reduced_map: Dict[int, int] = {i: i for i in range(m.last_id + 1)}
-    if declared:
-        roots = [detached.id_map[o] for o in range(split.start_id, split.last_id + 1)]
-        keep: Set[int] = set()
-        todo = [r for r in roots if r]
-        while todo:
-            t = todo.pop()
-            if t in keep:
-                continue
-            keep.add(t)
-            if t not in declared:
-                todo.extend(v for v in id_values(m.type_by_id(t)) if v and v not in keep)
+    if declared or alias:
+        keep = _reachable(m, roots, declared, alias)
         kept = sorted(keep)
         reduced_map = {0: 0}
         reduced_map.update({old: new for new, old in enumerate(kept, start=1)})
@@ -95,7 +124,9 @@ def retarget_declaring(
                 info = (kflag << L.KFLAG_SHIFT) | (L.FWD << L.KIND_SHIFT)
                 records.append((rec.name_off, info, 0))
             else:
-                records.append(rewrite(rec, lambda x: reduced_map.get(x, 0), lambda s: s))
+                records.append(
+                    rewrite(rec, lambda x: reduced_map.get(alias.get(x, x), 0), lambda s: s)
+                )
         m = Btf.from_bytes(assemble(records, m.strings, m.byteorder))
     rebased = _dedup(m, new_base)
     id_map = [0] * (split.last_id + 1)

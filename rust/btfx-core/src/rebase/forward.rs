@@ -35,15 +35,16 @@ fn is_transparent(kind: Kind) -> bool {
     matches!(kind, Kind::Typedef | Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag)
 }
 
-/// `need[id]`: some type of `btf` (standalone) uses type `id`'s layout, directly or
-/// through typedefs and modifiers.
-fn needs_layout(btf: &Btf) -> Vec<bool> {
+/// `need[id]`: some kept, not declared type of `btf` (standalone) uses type `id`'s
+/// layout, directly or through typedefs and modifiers.
+fn needs_layout(btf: &Btf, keep: &[bool], declare: &[bool], alias: &[u32]) -> Vec<bool> {
     let n = btf.type_cnt() as usize;
     let mut need = vec![false; n];
     let mut stack = Vec::new();
     for t in btf.types() {
-        if t.kind().is_some_and(is_layout_edge) {
-            for r in t.referenced_ids() {
+        let id = t.id() as usize;
+        if keep[id] && !declare[id] && t.kind().is_some_and(is_layout_edge) {
+            for r in t.referenced_ids().map(|r| resolve(alias, r)) {
                 if (r as usize) < n && !need[r as usize] {
                     need[r as usize] = true;
                     stack.push(r);
@@ -54,7 +55,7 @@ fn needs_layout(btf: &Btf) -> Vec<bool> {
     while let Some(id) = stack.pop() {
         let Some(t) = btf.type_by_id(id) else { continue };
         if t.kind().is_some_and(is_transparent) {
-            for r in t.referenced_ids() {
+            for r in t.referenced_ids().map(|r| resolve(alias, r)) {
                 if (r as usize) < n && !need[r as usize] {
                     need[r as usize] = true;
                     stack.push(r);
@@ -65,32 +66,54 @@ fn needs_layout(btf: &Btf) -> Vec<bool> {
     need
 }
 
-/// `standalone` with each type of `declare` replaced by a FWD of its name and kind, and
-/// only the types still reachable from `roots` kept (in order, renumbered from 1).
-/// Returns the new blob and the map old id → new id (0: dropped).
-pub fn declare_types(standalone: &Btf, declare: &[bool], roots: &[u32]) -> (Vec<u8>, Vec<u32>) {
-    let n = standalone.type_cnt() as usize;
-    let is_declared = |id: u32| declare.get(id as usize).copied().unwrap_or(false);
+/// `id`, or the module's own definition that stands for it (see [`retarget_declaring`]).
+fn resolve(alias: &[u32], id: u32) -> u32 {
+    match alias.get(id as usize) {
+        Some(&a) if a != 0 => a,
+        _ => id,
+    }
+}
+
+/// Types reachable from `roots`, not looking inside declared types (a declaration has
+/// no edges).
+fn reachable(btf: &Btf, roots: &[u32], declare: &[bool], alias: &[u32]) -> Vec<bool> {
+    let n = btf.type_cnt() as usize;
     let mut keep = vec![false; n];
     let mut stack: Vec<u32> = Vec::new();
-    for &r in roots {
+    for r in roots.iter().map(|&r| resolve(alias, r)) {
         if (r as usize) < n && r != 0 && !keep[r as usize] {
             keep[r as usize] = true;
             stack.push(r);
         }
     }
     while let Some(id) = stack.pop() {
-        if is_declared(id) {
-            continue; // a declaration has no edges
+        if declare[id as usize] {
+            continue;
         }
-        let Some(t) = standalone.type_by_id(id) else { continue };
-        for r in t.referenced_ids() {
+        let Some(t) = btf.type_by_id(id) else { continue };
+        for r in t.referenced_ids().map(|r| resolve(alias, r)) {
             if (r as usize) < n && r != 0 && !keep[r as usize] {
                 keep[r as usize] = true;
                 stack.push(r);
             }
         }
     }
+    keep
+}
+
+/// `standalone` with each type of `declare` replaced by a FWD of its name and kind, and
+/// only the types still reachable from `roots` kept (in order, renumbered from 1).
+/// Returns the new blob and the map old id → new id (0: dropped).
+/// References to a type with a nonzero `alias` go to that type instead (it is dropped).
+pub fn declare_types(
+    standalone: &Btf,
+    declare: &[bool],
+    alias: &[u32],
+    roots: &[u32],
+) -> (Vec<u8>, Vec<u32>) {
+    let n = standalone.type_cnt() as usize;
+    let is_declared = |id: u32| declare.get(id as usize).copied().unwrap_or(false);
+    let keep = reachable(standalone, roots, declare, alias);
     let mut map = vec![0u32; n];
     let mut next = 0u32;
     for id in 1..n {
@@ -116,7 +139,7 @@ pub fn declare_types(standalone: &Btf, declare: &[bool], roots: &[u32]) -> (Vec<
         }
         rec.clear();
         rec.extend_from_slice(t.bytes());
-        remap_record(&mut rec, kind, t.vlen(), order, |x| map[x as usize], |s| s);
+        remap_record(&mut rec, kind, t.vlen(), order, |x| map[resolve(alias, x) as usize], |s| s);
         writer.push_raw(&rec);
     }
     (writer.finish(standalone.string_section()), map)
@@ -133,26 +156,63 @@ pub fn retarget_declaring(
     let detached = detach(split)?;
     let standalone = Btf::from_slice(&detached.btf, None)?;
     let start = split.start_id();
-    let need = needs_layout(&standalone);
     let new_base = new.base();
-    let mut declare = vec![false; standalone.type_cnt() as usize];
-    let mut any = false;
+    // Own structs/unions by (kind, name): the module's definitions.
+    let mut own: std::collections::HashMap<(Kind, &[u8]), Option<u32>> = Default::default();
+    for t in split.types() {
+        if let Some(k @ (Kind::Struct | Kind::Union)) = t.kind() {
+            if !t.name().is_empty() {
+                let e = own.entry((k, t.name())).or_insert(Some(t.id()));
+                if *e != Some(t.id()) {
+                    *e = None; // not unique
+                }
+            }
+        }
+    }
+    // Unmatched old base structs/unions: the module's own unique definition of that name
+    // stands for one (as libbpf's btf_dedup_resolve_fwds would resolve a declaration);
+    // else it is declared if the new base has that name.
+    let n = standalone.type_cnt() as usize;
+    let mut declare = vec![false; n];
+    let mut alias = vec![0u32; n];
     for old in 1..start {
         let mid = detached.id_map[old as usize];
-        if mid == 0 || need[mid as usize] || base_map.is_some_and(|m| m.get(old) != 0) {
+        if mid == 0 || base_map.is_some_and(|m| m.get(old) != 0) {
             continue;
         }
         let Some(t) = standalone.type_by_id(mid) else { continue };
         let Some(kind @ (Kind::Struct | Kind::Union)) = t.kind() else { continue };
-        if !t.name().is_empty() && !new_base.find_by_name(t.name(), Some(kind)).is_empty() {
+        if t.name().is_empty() {
+            continue;
+        }
+        if let Some(&Some(own_id)) = own.get(&(kind, t.name())) {
+            alias[mid as usize] = detached.id_map[own_id as usize];
+        } else if !new_base.find_by_name(t.name(), Some(kind)).is_empty() {
             declare[mid as usize] = true;
-            any = true;
         }
     }
+    let roots: Vec<u32> = (start..split.type_cnt()).map(|o| detached.id_map[o as usize]).collect();
+    // Keep the layout of every candidate some kept type needs, until nothing changes
+    // (declaring fewer types keeps more bodies, which may need more layouts).
+    let mut declaring = declare.iter().any(|&d| d);
+    while declaring {
+        let keep = reachable(&standalone, &roots, &declare, &alias);
+        let need = needs_layout(&standalone, &keep, &declare, &alias);
+        let mut changed = false;
+        for (d, &nd) in declare.iter_mut().zip(&need) {
+            if *d && nd {
+                *d = false;
+                changed = true;
+            }
+        }
+        declaring = declare.iter().any(|&d| d);
+        if !changed {
+            break;
+        }
+    }
+    let any = declare.iter().any(|&d| d) || alias.iter().any(|&a| a != 0);
     let (blob, mid_map) = if any {
-        let roots: Vec<u32> =
-            (start..split.type_cnt()).map(|o| detached.id_map[o as usize]).collect();
-        declare_types(&standalone, &declare, &roots)
+        declare_types(&standalone, &declare, &alias, &roots)
     } else {
         let identity = (0..standalone.type_cnt()).collect();
         (detached.btf.clone(), identity)

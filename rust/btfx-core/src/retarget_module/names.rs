@@ -3,12 +3,14 @@
 //! A rebase maps every type the module's BTF reaches. A `.BTF_ids` slot can also name a
 //! vmlinux type that no module type refers to (e.g. a `BTF_ID_LIST` of kernel structs in
 //! a split module retargeted to another kernel): its old id is then not in the map. Such
-//! ids are resolved the way resolve_btfids does it (`symbols_resolve`): by kind and name
-//! in the new BTF, base first, the first (lowest) id winning when names repeat.
+//! ids — and ids the map sends to a declaration (FWD) — are resolved the way
+//! resolve_btfids does it (`symbols_resolve`): by kind and name in the new BTF, base
+//! first, the first (lowest) id winning when names repeat.
 
 use super::super::btf_ids::{BtfIds, Entry, SlotKind};
 use crate::btf::Btf;
 use crate::error::{Error, Result};
+use crate::kind::Kind;
 
 /// Fills `id_map` (old id → new id) for every nonzero id of `ids` it does not map, from
 /// the kind and name of that id in `old`, looked up in `new`. Returns how many ids were
@@ -16,7 +18,7 @@ use crate::error::{Error, Result};
 pub fn complete_id_map(ids: &BtfIds, old: &Btf, new: &Btf, id_map: &mut Vec<u32>) -> Result<usize> {
     let mut resolved = 0;
     for (symbol, id) in ids_of(ids) {
-        if id == 0 || id_map.get(id as usize).is_some_and(|&n| n != 0) {
+        if id == 0 || id_map.get(id as usize).is_some_and(|&n| n != 0 && !is_fwd(new, n)) {
             continue;
         }
         let t = old.type_by_id(id).ok_or_else(|| {
@@ -49,6 +51,13 @@ pub fn complete_id_map(ids: &BtfIds, old: &Btf, new: &Btf, id_map: &mut Vec<u32>
         resolved += 1;
     }
     Ok(resolved)
+}
+
+/// Whether `id` is a declaration in `new` (a struct that retargeting declared instead of
+/// copying, see `rebase::forward`): a slot must name the definition, as resolve_btfids'
+/// lookup by kind would find it.
+fn is_fwd(new: &Btf, id: u32) -> bool {
+    new.type_by_id(id).and_then(|t| t.kind()) == Some(Kind::Fwd)
 }
 
 /// Every id word of `ids` with the symbol it belongs to.

@@ -18,9 +18,8 @@ use crate::builder::TypeWriter;
 use crate::error::{Error, Result};
 use crate::kind::{limits, Kind};
 use crate::rebase::base_index::*;
-use crate::rebase::shift::check_standalone;
+use crate::rebase::shift::{check_standalone, record_at};
 use crate::rebase::{remap_record, Rebased};
-use crate::types::field_offsets;
 
 /// Not yet processed (`BTF_UNPROCESSED_ID`).
 const UNPROCESSED: u32 = u32::MAX;
@@ -88,12 +87,13 @@ impl<'m> Strings<'m> {
         let order = m.byte_order();
         let mut canon_at = vec![UNSET; m.string_section().len()];
         let mut used = Vec::new();
-        for t in m.types() {
-            let rec = t.bytes();
-            for o in t.str_field_offsets() {
+        let sec = m.type_section();
+        for &at in m.type_offsets() {
+            let Some((kind, vlen, rec)) = record_at(sec, at, order) else { continue };
+            kind.for_each_field(vlen, false, |o| {
                 let off = order.u32_at(rec, o);
                 if off == 0 {
-                    continue;
+                    return;
                 }
                 if let Some(slot) = canon_at.get_mut(off as usize) {
                     if *slot == UNSET {
@@ -101,7 +101,7 @@ impl<'m> Strings<'m> {
                         used.push(off);
                     }
                 }
-            }
+            });
         }
         let strs: Vec<&'m [u8]> = used.iter().map(|&o| m.str_at(o).unwrap_or(b"")).collect();
         let keys: Vec<u64> = strs.iter().map(|s| str_key(s)).collect();
@@ -158,6 +158,7 @@ struct Dedup<'a> {
     table: IdMap<u64, u32>,
     nodes: Vec<(u32, u32)>,
     ref_stack: Vec<(u32, usize)>,
+    equiv_stack: Vec<(u32, u32)>,
     scratch: Vec<u32>,
     cand_order: CandidateOrder,
 }
@@ -173,21 +174,24 @@ impl<'a> Dedup<'a> {
         let mut offs = Vec::with_capacity(n);
         let mut map = Vec::with_capacity(k as usize + n + 1);
         map.extend(0..=k);
-        for t in m.types() {
-            let off = t.section_offset();
-            offs.push(off as u32);
-            let kind = t.kind();
+        offs.extend_from_slice(m.type_offsets());
+        for (i, &off) in offs.iter().enumerate() {
+            let id = k + 1 + i as u32;
+            let Some((kind, vlen, _)) = record_at(&work, off, order) else {
+                map.push(UNPROCESSED);
+                continue;
+            };
             // libbpf `btf_dedup_new`: VAR and DATASEC are never deduplicated.
-            let self_canon = matches!(kind, Some(Kind::Var) | Some(Kind::Datasec));
-            map.push(if self_canon { k + t.id() } else { UNPROCESSED });
-            let Some(kind) = kind else { continue };
-            let Some(rec) = work.get_mut(off..off + t.record_size()) else {
+            let self_canon = matches!(kind, Kind::Var | Kind::Datasec);
+            map.push(if self_canon { id } else { UNPROCESSED });
+            let off = off as usize;
+            let Some(rec) = work.get_mut(off..off + kind.record_size(vlen) as usize) else {
                 continue;
             };
             remap_record(
                 rec,
                 kind,
-                t.vlen(),
+                vlen,
                 order,
                 |x| if x == 0 { 0 } else { x + k },
                 |s| strings.canon_of(s),
@@ -209,6 +213,7 @@ impl<'a> Dedup<'a> {
             table: IdMap::with_capacity_and_hasher(n, Default::default()),
             nodes: Vec::with_capacity(n),
             ref_stack: Vec::new(),
+            equiv_stack: Vec::new(),
             scratch: Vec::new(),
             cand_order,
         })
@@ -464,7 +469,15 @@ impl<'a> Dedup<'a> {
     /// walks the same pairs in the same (depth-first, field) order with a stack, and
     /// stops at the first mismatch as libbpf's early returns do.
     fn is_equiv(&mut self, cand: u32, canon: u32) -> Result<bool> {
-        let mut stack: Vec<(u32, u32)> = vec![(cand, canon)];
+        let mut stack = std::mem::take(&mut self.equiv_stack);
+        stack.clear();
+        stack.push((cand, canon));
+        let r = self.is_equiv_with(&mut stack);
+        self.equiv_stack = stack;
+        r
+    }
+
+    fn is_equiv_with(&mut self, stack: &mut Vec<(u32, u32)>) -> Result<bool> {
         while let Some((cand_id, canon_id)) = stack.pop() {
             if self.resolve(cand_id) == self.resolve(canon_id) {
                 continue;
@@ -575,7 +588,7 @@ impl<'a> Dedup<'a> {
     /// with an explicit stack; a pair met again while being compared counts as identical.
     fn identical_structs(&self, a: u32, b: u32) -> bool {
         let mut stack = vec![(a, b)];
-        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<(u32, u32), IdBuild> = Default::default();
         while let Some((x, y)) = stack.pop() {
             if !seen.insert((x, y)) {
                 continue;
@@ -901,21 +914,30 @@ impl<'a> Dedup<'a> {
             rec_buf.extend_from_slice(t.b);
             let Some(kind) = kind else { continue };
             let vlen = t.vlen() as u32;
+            let order = self.order;
             // Strings first, in record order (name_off, then elements).
-            for off in field_offsets(Some(kind), vlen, false) {
-                let c = self.order.u32_at(&rec_buf, off);
-                let v = out_str(c, &mut str_bytes)?;
-                self.order.set_u32(&mut rec_buf, off, v);
+            let mut failed = None;
+            kind.for_each_field(vlen, false, |off| {
+                let c = order.u32_at(&rec_buf, off);
+                match out_str(c, &mut str_bytes) {
+                    Ok(v) => order.set_u32(&mut rec_buf, off, v),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
             }
             let mut bad = None;
-            for off in field_offsets(Some(kind), vlen, true) {
-                let x = self.order.u32_at(&rec_buf, off);
+            kind.for_each_field(vlen, true, |off| {
+                let x = order.u32_at(&rec_buf, off);
                 match final_id(x) {
-                    Some(v) => self.order.set_u32(&mut rec_buf, off, v),
+                    Some(v) => order.set_u32(&mut rec_buf, off, v),
                     None if x == 0 => {}
                     None => bad = Some(x),
                 }
-            }
+            });
             if let Some(x) = bad {
                 return Err(Error::rebase(
                     Some(id - k),

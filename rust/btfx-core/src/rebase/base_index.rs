@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::btf::Btf;
 use crate::builder::BaseStrings;
@@ -261,24 +261,16 @@ pub(crate) fn str_key(s: &[u8]) -> u64 {
 /// `str_key` → first offset, over the strings of `base` and its own bases, in the
 /// order `BaseStrings::new` visits them.
 fn hash_strings(base: &Btf) -> OpenTable {
-    let mut total = 0usize;
+    // Sized by the exact string count (NULs per level, plus an unterminated tail), so
+    // that the table stays as small, and as cache-friendly, as its load factor allows.
+    let mut count = 0usize;
     let mut cur = Some(base);
     while let Some(b) = cur {
-        total += b.string_section().len();
+        count += memchr::memchr_iter(0, b.string_section()).count() + 1;
         cur = b.base().map(|a| a.as_ref());
     }
-    // Upper bound of the string count without a counting pass: ~1 per 8 bytes is
-    // generous for identifiers; the table doubles that.
-    let mut table = OpenTable::with_entries(total / 8 + 16);
-    for (used, (off, s)) in crate::builder::chain_strings(base).enumerate() {
-        if used * 4 >= table.slots.len() * 3 {
-            // Denser than expected: rebuild bigger (rare).
-            let old = std::mem::take(&mut table.slots);
-            table = OpenTable::with_entries(old.len());
-            for (k, a, b) in old.into_iter().filter(|x| x.2 != 0) {
-                table.insert(k, a, b);
-            }
-        }
+    let mut table = OpenTable::with_entries(count);
+    for (off, s) in crate::builder::chain_strings(base) {
         table.insert(str_key(s), off, 1);
     }
     table
@@ -299,6 +291,17 @@ pub struct BaseIndex {
     /// 64-bit content hash → offset of the first base string with that hash (a fast
     /// front for `strings`; a hit is verified, a collision falls back to `strings`).
     str_hash: OpenTable,
+    /// Base-sized work arrays of finished `dedup` calls, handed to the next ones so
+    /// that each call does not allocate and fill them again.
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// The base part (ids `0..=K`) of `dedup`'s id map and hypothetical map, in their
+/// resting state: the map is the identity, the hypothetical map all `UNPROCESSED`.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    pub(crate) map: Vec<u32>,
+    pub(crate) hypot: Vec<u32>,
 }
 
 impl std::fmt::Debug for BaseIndex {
@@ -332,7 +335,8 @@ impl BaseIndex {
             }
         }
         pairs.sort_unstable();
-        let mut table = OpenTable::with_entries(pairs.len());
+        let keys = pairs.chunk_by(|a, b| a.0 == b.0).count();
+        let mut table = OpenTable::with_entries(keys);
         let mut cands = Vec::with_capacity(pairs.len());
         let mut i = 0;
         while i < pairs.len() {
@@ -345,7 +349,23 @@ impl BaseIndex {
             table.insert(key, start, cands.len() as u32 - start);
         }
         let str_hash = hash_strings(&base);
-        BaseIndex { base, strings, table, cands, names, str_hash }
+        BaseIndex { base, strings, table, cands, names, str_hash, scratch: Mutex::default() }
+    }
+
+    /// Work arrays in their resting state for a `dedup` call (reused or new).
+    pub(crate) fn take_scratch(&self, unprocessed: u32) -> Scratch {
+        let reused = self.scratch.lock().ok().and_then(|mut pool| pool.pop());
+        reused.unwrap_or_else(|| {
+            let k = self.base.last_id();
+            Scratch { map: (0..=k).collect(), hypot: vec![unprocessed; k as usize + 1] }
+        })
+    }
+
+    /// Returns work arrays, which the caller has put back in their resting state.
+    pub(crate) fn give_back(&self, s: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(s);
+        }
     }
 
     /// The offset stored for a string hash, unverified: first step of finding a

@@ -150,6 +150,9 @@ struct Dedup<'a> {
     strings: Strings<'a>,
     /// `btf_dedup->map` over ids `0..=k+n` (base ids start mapped to themselves).
     map: Vec<u32>,
+    /// Base ids whose `map` entry was changed (a base FWD or enum forward declaration
+    /// resolved to a split type): restored before the map goes back to the index.
+    base_touched: Vec<u32>,
     hypot: Vec<u32>,
     hypot_list: Vec<u32>,
     hypot_adjust_canon: bool,
@@ -163,6 +166,26 @@ struct Dedup<'a> {
     cand_order: CandidateOrder,
 }
 
+/// Puts the base part of the maps back in its resting state and hands it to the index.
+impl Drop for Dedup<'_> {
+    fn drop(&mut self) {
+        self.clear_hypot();
+        let k = self.k as usize;
+        for &id in &self.base_touched {
+            if let Some(e) = self.map.get_mut(id as usize) {
+                *e = id;
+            }
+        }
+        self.map.truncate(k + 1);
+        self.hypot.truncate(k + 1);
+        if self.map.len() == k + 1 && self.hypot.len() == k + 1 {
+            let map = std::mem::take(&mut self.map);
+            let hypot = std::mem::take(&mut self.hypot);
+            self.index.give_back(Scratch { map, hypot });
+        }
+    }
+}
+
 impl<'a> Dedup<'a> {
     fn new(m: &'a Btf, index: &'a BaseIndex, cand_order: CandidateOrder) -> Result<Dedup<'a>> {
         let base = index.base().as_ref();
@@ -172,8 +195,8 @@ impl<'a> Dedup<'a> {
         let n = m.nr_types() as usize;
         let mut work = m.type_section().to_vec();
         let mut offs = Vec::with_capacity(n);
-        let mut map = Vec::with_capacity(k as usize + n + 1);
-        map.extend(0..=k);
+        let Scratch { mut map, mut hypot } = index.take_scratch(UNPROCESSED);
+        map.reserve(n);
         offs.extend_from_slice(m.type_offsets());
         for (i, &off) in offs.iter().enumerate() {
             let id = k + 1 + i as u32;
@@ -197,7 +220,7 @@ impl<'a> Dedup<'a> {
                 |s| strings.canon_of(s),
             );
         }
-        let len = map.len();
+        hypot.resize(map.len(), UNPROCESSED);
         Ok(Dedup {
             index,
             base,
@@ -207,7 +230,8 @@ impl<'a> Dedup<'a> {
             offs,
             strings,
             map,
-            hypot: vec![UNPROCESSED; len],
+            hypot,
+            base_touched: Vec::new(),
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             table: IdMap::with_capacity_and_hasher(n, Default::default()),
@@ -260,6 +284,9 @@ impl<'a> Dedup<'a> {
     fn set_map(&mut self, id: u32, to: u32) {
         if let Some(e) = self.map.get_mut(id as usize) {
             *e = to;
+            if id <= self.k {
+                self.base_touched.push(id);
+            }
         }
     }
 
@@ -823,7 +850,7 @@ impl<'a> Dedup<'a> {
 
     // ---- compaction, remapping, output ----
 
-    fn finish(self) -> Result<Rebased> {
+    fn finish(&mut self) -> Result<Rebased> {
         let k = self.k;
         let n = self.offs.len();
         // New id of each kept split type (`btf_dedup_compact_types`).

@@ -5,7 +5,7 @@
 use crate::btf::Btf;
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result};
-use crate::kind::{info, limits, Kind};
+use crate::kind::{info, limits, Kind, SizeWord};
 use crate::rebase::Rebased;
 
 /// Checks that `m` is standalone: no base, ids within its own types, string offsets
@@ -85,8 +85,44 @@ struct Shift {
     first_id: u32,
 }
 
-/// Rewrites every record of the type section `sec` in place, one pass over the kind
-/// table's field offsets: non-zero ids `x → x + K` (`x <= N`), non-zero string offsets
+/// One id field: non-zero `x → x + K`; an `x > N` is remembered (first one) in `bad`.
+#[inline(always)]
+fn shift_id<const BE: bool>(rec: &mut [u8], o: usize, p: &Shift, bad: &mut u32) {
+    match word::<BE>(rec, o) {
+        Some(0) | None => {}
+        Some(x) if x > p.n => {
+            if *bad == 0 {
+                *bad = x;
+            }
+        }
+        Some(x) => set_word::<BE>(rec, o, x + p.k),
+    }
+}
+
+/// One string field: non-zero `s → s + L`, marked in `used`; an `s >= S` sets `bad`.
+#[inline(always)]
+fn shift_str<const BE: bool>(
+    rec: &mut [u8],
+    o: usize,
+    p: &Shift,
+    used: &mut [u64],
+    bad: &mut bool,
+) {
+    match word::<BE>(rec, o) {
+        Some(0) | None => {}
+        Some(v) if v >= p.s => *bad = true,
+        Some(v) => {
+            if let Some(w) = used.get_mut(v as usize / 64) {
+                *w |= 1 << (v % 64);
+            }
+            set_word::<BE>(rec, o, v + p.l);
+        }
+    }
+}
+
+/// Rewrites every record of the type section `sec` in place, one pass driven by the
+/// kind table (the fields `Kind::for_each_field` visits, in the same order, written
+/// out as plain loops): non-zero ids `x → x + K` (`x <= N`), non-zero string offsets
 /// `s → s + L` (`s < S`), marking used string offsets in `used`. Monomorphized per byte
 /// order so that the loop is plain loads and stores.
 fn shift_section<const BE: bool>(
@@ -95,25 +131,32 @@ fn shift_section<const BE: bool>(
     p: &Shift,
     used: &mut [u64],
 ) -> Result<()> {
-    let str_limit = p.s.saturating_sub(1);
     for (i, &off) in offsets.iter().enumerate() {
         let off = off as usize;
         let Some(info) = word::<BE>(sec, off + 4) else { continue };
         let Some(kind) = Kind::from_raw(info::kind(info)) else { continue };
-        let vlen = info::vlen(info);
-        let Some(rec) = sec.get_mut(off..off + kind.record_size(vlen) as usize) else {
+        let vlen = info::vlen(info) as usize;
+        let l = kind.layout();
+        let Some(rec) = sec.get_mut(off..off + kind.record_size(vlen as u32) as usize) else {
             continue;
         };
+        let (elems_at, esz) = (12 + l.info_size as usize, l.elem_size as usize);
         let mut bad = 0;
-        kind.for_each_field(vlen, true, |o| match word::<BE>(rec, o) {
-            Some(0) | None => {}
-            Some(x) if x > p.n => {
-                if bad == 0 {
-                    bad = x;
+        if l.size_word == SizeWord::TypeId {
+            shift_id::<BE>(rec, 8, p, &mut bad);
+        }
+        for &o in l.info_ids {
+            shift_id::<BE>(rec, 12 + o as usize, p, &mut bad);
+        }
+        if !l.elem_ids.is_empty() && esz > 0 {
+            if let Some(elems) = rec.get_mut(elems_at..) {
+                for e in elems.chunks_exact_mut(esz) {
+                    for &o in l.elem_ids {
+                        shift_id::<BE>(e, o as usize, p, &mut bad);
+                    }
                 }
             }
-            Some(x) => set_word::<BE>(rec, o, x + p.k),
-        });
+        }
         let id = p.first_id + i as u32;
         if bad != 0 {
             return Err(Error::rebase(
@@ -122,16 +165,16 @@ fn shift_section<const BE: bool>(
             ));
         }
         let mut bad_str = false;
-        kind.for_each_field(vlen, false, |o| match word::<BE>(rec, o) {
-            Some(0) | None => {}
-            Some(v) if v > str_limit => bad_str = true,
-            Some(v) => {
-                if let Some(w) = used.get_mut(v as usize / 64) {
-                    *w |= 1 << (v % 64);
+        shift_str::<BE>(rec, 0, p, used, &mut bad_str);
+        if !l.elem_strs.is_empty() && esz > 0 {
+            if let Some(elems) = rec.get_mut(elems_at..) {
+                for e in elems.chunks_exact_mut(esz) {
+                    for &o in l.elem_strs {
+                        shift_str::<BE>(e, o as usize, p, used, &mut bad_str);
+                    }
                 }
-                set_word::<BE>(rec, o, v + p.l);
             }
-        });
+        }
         if bad_str {
             return Err(Error::rebase(
                 Some(id),

@@ -227,7 +227,8 @@ pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
     let mut id_map = Vec::with_capacity(n as usize + 1);
     id_map.push(0);
     id_map.extend((1..=n).map(|x| x + k));
-    let mut str_map = Vec::new();
+    let used_count: u32 = used.iter().map(|w| w.count_ones()).sum();
+    let mut str_map = Vec::with_capacity(used_count as usize);
     for (i, &word) in used.iter().enumerate() {
         let mut bits = word;
         while bits != 0 {

@@ -179,6 +179,13 @@ impl Btf {
         self.blob_bytes().get(s..s + len as usize)
     }
 
+    /// Offsets of the own types inside the type section, in id order (the parse index:
+    /// every record there has a known kind and fits in the section).
+    #[inline]
+    pub fn type_offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
     /// Offset of own type `id` inside the type section.
     #[inline]
     pub fn type_offset(&self, id: u32) -> Option<u32> {
@@ -212,7 +219,7 @@ impl Btf {
         }
         let local = (off - self.start_str_off) as usize;
         let rest = self.string_section().get(local..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
+        let end = memchr::memchr(0, rest)?;
         rest.get(..end)
     }
 

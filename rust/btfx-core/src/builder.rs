@@ -105,30 +105,45 @@ impl<'b> StrTable<'b> {
 }
 
 /// Appends type records (as u32 words) and emits a canonical 24-byte-header blob.
+/// Records go straight into the output buffer, after room for the header.
 #[derive(Debug)]
 pub struct TypeWriter {
     order: ByteOrder,
-    types: Vec<u8>,
+    /// 24 placeholder bytes for the header, then the records.
+    buf: Vec<u8>,
     count: u32,
 }
 
+const HDR: usize = 24;
+
 impl TypeWriter {
+    /// A writer with room for `capacity` bytes of records (strings come on top).
     pub fn new(order: ByteOrder, capacity: usize) -> Self {
-        TypeWriter { order, types: Vec::with_capacity(capacity), count: 0 }
+        let mut buf = Vec::with_capacity(HDR + capacity);
+        buf.resize(HDR, 0);
+        TypeWriter { order, buf, count: 0 }
     }
 
     /// Appends one record given as words (`name_off`, `info`, `size/type`, trailing...).
     pub fn push(&mut self, words: &[u32]) {
         for &w in words {
-            self.order.put_u32(&mut self.types, w);
+            self.order.put_u32(&mut self.buf, w);
         }
         self.count += 1;
     }
 
     /// Appends raw record bytes already in the writer's byte order.
     pub fn push_raw(&mut self, record: &[u8]) {
-        self.types.extend_from_slice(record);
+        self.buf.extend_from_slice(record);
         self.count += 1;
+    }
+
+    /// Appends raw record bytes and returns the copy, for rewriting fields in place.
+    pub fn push_raw_mut(&mut self, record: &[u8]) -> &mut [u8] {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(record);
+        self.count += 1;
+        self.buf.get_mut(at..).unwrap_or(&mut [])
     }
 
     pub fn count(&self) -> u32 {
@@ -137,10 +152,14 @@ impl TypeWriter {
 
     /// The blob: header (24 bytes), types, strings.
     pub fn finish(self, strings: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24 + self.types.len() + strings.len());
-        write_header(&mut out, self.order, 24, self.types.len() as u32, None, strings.len() as u32);
-        out.extend_from_slice(&self.types);
-        out.extend_from_slice(strings);
-        out
+        let mut buf = self.buf;
+        let type_len = (buf.len() - HDR) as u32;
+        let mut hdr = Vec::with_capacity(HDR);
+        write_header(&mut hdr, self.order, HDR as u32, type_len, None, strings.len() as u32);
+        if let Some(dst) = buf.get_mut(..HDR) {
+            dst.copy_from_slice(&hdr);
+        }
+        buf.extend_from_slice(strings);
+        buf
     }
 }

@@ -207,6 +207,35 @@ impl Kind {
         )
     }
 
+    /// Calls `f` with the byte offset (within a record of `vlen` elements) of every
+    /// type-id field (`ids`) or string-offset field, in record order: the tight-loop form
+    /// of `types::field_offsets` (same fields, same order) for the rebase hot paths.
+    #[inline(always)]
+    pub fn for_each_field(self, vlen: u32, ids: bool, mut f: impl FnMut(usize)) {
+        let l = self.layout();
+        if ids {
+            if l.size_word == SizeWord::TypeId {
+                f(8);
+            }
+            for &o in l.info_ids {
+                f(12 + o as usize);
+            }
+        } else {
+            f(0);
+        }
+        let elem = if ids { l.elem_ids } else { l.elem_strs };
+        if elem.is_empty() {
+            return;
+        }
+        let (base, esz) = (12 + l.info_size as usize, l.elem_size as usize);
+        for i in 0..vlen as usize {
+            let at = base + i * esz;
+            for &o in elem {
+                f(at + o as usize);
+            }
+        }
+    }
+
     /// Kinds whose third word is a byte size.
     #[inline]
     pub fn has_size(self) -> bool {
@@ -254,6 +283,21 @@ mod tests {
         }
         assert_eq!(Kind::from_raw(0), None);
         assert_eq!(Kind::from_raw(20), None);
+    }
+
+    #[test]
+    fn for_each_field_matches_field_offsets() {
+        for k in Kind::ALL {
+            for vlen in [0, 1, 3] {
+                for ids in [true, false] {
+                    let mut got = Vec::new();
+                    k.for_each_field(vlen, ids, |o| got.push(o));
+                    let want: Vec<usize> =
+                        crate::types::field_offsets(Some(k), vlen, ids).collect();
+                    assert_eq!(got, want, "{k:?} vlen {vlen} ids {ids}");
+                }
+            }
+        }
     }
 
     #[test]

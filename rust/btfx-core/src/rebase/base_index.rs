@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::btf::Btf;
 use crate::builder::BaseStrings;
@@ -44,19 +44,16 @@ impl Hasher for IdHasher {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        // Only used for byte-string keys: FxHash-style word mixing.
+        // Only used for byte-string keys: FxHash-style word mixing, 8 bytes at a time,
+        // the tail read as (possibly overlapping) words instead of copied out.
         let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(SEED);
+        let mut rest = bytes;
+        while let Some((w, r)) = rest.split_first_chunk::<8>() {
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(*w)).wrapping_mul(SEED);
+            rest = r;
         }
-        let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(SEED);
+            h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(SEED);
         }
         self.0 = fmix(h ^ bytes.len() as u64);
     }
@@ -83,6 +80,19 @@ pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
 pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuild>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// 1 to 7 bytes as one word (the length is mixed in by the caller): two overlapping
+/// 4-byte reads, or the first, middle and last byte.
+#[inline]
+fn tail_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if let (Some(lo), Some(hi)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << 32
+    } else {
+        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+        at(0) | at(n / 2) << 8 | at(n.wrapping_sub(1)) << 16
+    }
+}
 
 /// murmur3's 64-bit finalizer.
 #[inline]
@@ -251,24 +261,16 @@ pub(crate) fn str_key(s: &[u8]) -> u64 {
 /// `str_key` → first offset, over the strings of `base` and its own bases, in the
 /// order `BaseStrings::new` visits them.
 fn hash_strings(base: &Btf) -> OpenTable {
-    let mut total = 0usize;
+    // Sized by the exact string count (NULs per level, plus an unterminated tail), so
+    // that the table stays as small, and as cache-friendly, as its load factor allows.
+    let mut count = 0usize;
     let mut cur = Some(base);
     while let Some(b) = cur {
-        total += b.string_section().len();
+        count += memchr::memchr_iter(0, b.string_section()).count() + 1;
         cur = b.base().map(|a| a.as_ref());
     }
-    // Upper bound of the string count without a counting pass: ~1 per 8 bytes is
-    // generous for identifiers; the table doubles that.
-    let mut table = OpenTable::with_entries(total / 8 + 16);
-    for (used, (off, s)) in crate::builder::chain_strings(base).enumerate() {
-        if used * 4 >= table.slots.len() * 3 {
-            // Denser than expected: rebuild bigger (rare).
-            let old = std::mem::take(&mut table.slots);
-            table = OpenTable::with_entries(old.len());
-            for (k, a, b) in old.into_iter().filter(|x| x.2 != 0) {
-                table.insert(k, a, b);
-            }
-        }
+    let mut table = OpenTable::with_entries(count);
+    for (off, s) in crate::builder::chain_strings(base) {
         table.insert(str_key(s), off, 1);
     }
     table
@@ -289,6 +291,17 @@ pub struct BaseIndex {
     /// 64-bit content hash → offset of the first base string with that hash (a fast
     /// front for `strings`; a hit is verified, a collision falls back to `strings`).
     str_hash: OpenTable,
+    /// Base-sized work arrays of finished `dedup` calls, handed to the next ones so
+    /// that each call does not allocate and fill them again.
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+/// The base part (ids `0..=K`) of `dedup`'s id map and hypothetical map, in their
+/// resting state: the map is the identity, the hypothetical map all `UNPROCESSED`.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    pub(crate) map: Vec<u32>,
+    pub(crate) hypot: Vec<u32>,
 }
 
 impl std::fmt::Debug for BaseIndex {
@@ -322,7 +335,8 @@ impl BaseIndex {
             }
         }
         pairs.sort_unstable();
-        let mut table = OpenTable::with_entries(pairs.len());
+        let keys = pairs.chunk_by(|a, b| a.0 == b.0).count();
+        let mut table = OpenTable::with_entries(keys);
         let mut cands = Vec::with_capacity(pairs.len());
         let mut i = 0;
         while i < pairs.len() {
@@ -335,7 +349,23 @@ impl BaseIndex {
             table.insert(key, start, cands.len() as u32 - start);
         }
         let str_hash = hash_strings(&base);
-        BaseIndex { base, strings, table, cands, names, str_hash }
+        BaseIndex { base, strings, table, cands, names, str_hash, scratch: Mutex::default() }
+    }
+
+    /// Work arrays in their resting state for a `dedup` call (reused or new).
+    pub(crate) fn take_scratch(&self, unprocessed: u32) -> Scratch {
+        let reused = self.scratch.lock().ok().and_then(|mut pool| pool.pop());
+        reused.unwrap_or_else(|| {
+            let k = self.base.last_id();
+            Scratch { map: (0..=k).collect(), hypot: vec![unprocessed; k as usize + 1] }
+        })
+    }
+
+    /// Returns work arrays, which the caller has put back in their resting state.
+    pub(crate) fn give_back(&self, s: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(s);
+        }
     }
 
     /// The offset stored for a string hash, unverified: first step of finding a

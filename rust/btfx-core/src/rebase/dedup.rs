@@ -18,9 +18,8 @@ use crate::builder::TypeWriter;
 use crate::error::{Error, Result};
 use crate::kind::{limits, Kind};
 use crate::rebase::base_index::*;
-use crate::rebase::shift::check_standalone;
+use crate::rebase::shift::{check_standalone, record_at};
 use crate::rebase::{remap_record, Rebased};
-use crate::types::field_offsets;
 
 /// Not yet processed (`BTF_UNPROCESSED_ID`).
 const UNPROCESSED: u32 = u32::MAX;
@@ -88,12 +87,13 @@ impl<'m> Strings<'m> {
         let order = m.byte_order();
         let mut canon_at = vec![UNSET; m.string_section().len()];
         let mut used = Vec::new();
-        for t in m.types() {
-            let rec = t.bytes();
-            for o in t.str_field_offsets() {
+        let sec = m.type_section();
+        for &at in m.type_offsets() {
+            let Some((kind, vlen, rec)) = record_at(sec, at, order) else { continue };
+            kind.for_each_field(vlen, false, |o| {
                 let off = order.u32_at(rec, o);
                 if off == 0 {
-                    continue;
+                    return;
                 }
                 if let Some(slot) = canon_at.get_mut(off as usize) {
                     if *slot == UNSET {
@@ -101,7 +101,7 @@ impl<'m> Strings<'m> {
                         used.push(off);
                     }
                 }
-            }
+            });
         }
         let strs: Vec<&'m [u8]> = used.iter().map(|&o| m.str_at(o).unwrap_or(b"")).collect();
         let keys: Vec<u64> = strs.iter().map(|s| str_key(s)).collect();
@@ -150,6 +150,9 @@ struct Dedup<'a> {
     strings: Strings<'a>,
     /// `btf_dedup->map` over ids `0..=k+n` (base ids start mapped to themselves).
     map: Vec<u32>,
+    /// Base ids whose `map` entry was changed (a base FWD or enum forward declaration
+    /// resolved to a split type): restored before the map goes back to the index.
+    base_touched: Vec<u32>,
     hypot: Vec<u32>,
     hypot_list: Vec<u32>,
     hypot_adjust_canon: bool,
@@ -158,8 +161,29 @@ struct Dedup<'a> {
     table: IdMap<u64, u32>,
     nodes: Vec<(u32, u32)>,
     ref_stack: Vec<(u32, usize)>,
+    equiv_stack: Vec<(u32, u32)>,
     scratch: Vec<u32>,
     cand_order: CandidateOrder,
+}
+
+/// Puts the base part of the maps back in its resting state and hands it to the index.
+impl Drop for Dedup<'_> {
+    fn drop(&mut self) {
+        self.clear_hypot();
+        let k = self.k as usize;
+        for &id in &self.base_touched {
+            if let Some(e) = self.map.get_mut(id as usize) {
+                *e = id;
+            }
+        }
+        self.map.truncate(k + 1);
+        self.hypot.truncate(k + 1);
+        if self.map.len() == k + 1 && self.hypot.len() == k + 1 {
+            let map = std::mem::take(&mut self.map);
+            let hypot = std::mem::take(&mut self.hypot);
+            self.index.give_back(Scratch { map, hypot });
+        }
+    }
 }
 
 impl<'a> Dedup<'a> {
@@ -171,29 +195,32 @@ impl<'a> Dedup<'a> {
         let n = m.nr_types() as usize;
         let mut work = m.type_section().to_vec();
         let mut offs = Vec::with_capacity(n);
-        let mut map = Vec::with_capacity(k as usize + n + 1);
-        map.extend(0..=k);
-        for t in m.types() {
-            let off = t.section_offset();
-            offs.push(off as u32);
-            let kind = t.kind();
+        let Scratch { mut map, mut hypot } = index.take_scratch(UNPROCESSED);
+        map.reserve(n);
+        offs.extend_from_slice(m.type_offsets());
+        for (i, &off) in offs.iter().enumerate() {
+            let id = k + 1 + i as u32;
+            let Some((kind, vlen, _)) = record_at(&work, off, order) else {
+                map.push(UNPROCESSED);
+                continue;
+            };
             // libbpf `btf_dedup_new`: VAR and DATASEC are never deduplicated.
-            let self_canon = matches!(kind, Some(Kind::Var) | Some(Kind::Datasec));
-            map.push(if self_canon { k + t.id() } else { UNPROCESSED });
-            let Some(kind) = kind else { continue };
-            let Some(rec) = work.get_mut(off..off + t.record_size()) else {
+            let self_canon = matches!(kind, Kind::Var | Kind::Datasec);
+            map.push(if self_canon { id } else { UNPROCESSED });
+            let off = off as usize;
+            let Some(rec) = work.get_mut(off..off + kind.record_size(vlen) as usize) else {
                 continue;
             };
             remap_record(
                 rec,
                 kind,
-                t.vlen(),
+                vlen,
                 order,
                 |x| if x == 0 { 0 } else { x + k },
                 |s| strings.canon_of(s),
             );
         }
-        let len = map.len();
+        hypot.resize(map.len(), UNPROCESSED);
         Ok(Dedup {
             index,
             base,
@@ -203,12 +230,14 @@ impl<'a> Dedup<'a> {
             offs,
             strings,
             map,
-            hypot: vec![UNPROCESSED; len],
+            hypot,
+            base_touched: Vec::new(),
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             table: IdMap::with_capacity_and_hasher(n, Default::default()),
             nodes: Vec::with_capacity(n),
             ref_stack: Vec::new(),
+            equiv_stack: Vec::new(),
             scratch: Vec::new(),
             cand_order,
         })
@@ -255,6 +284,9 @@ impl<'a> Dedup<'a> {
     fn set_map(&mut self, id: u32, to: u32) {
         if let Some(e) = self.map.get_mut(id as usize) {
             *e = to;
+            if id <= self.k {
+                self.base_touched.push(id);
+            }
         }
     }
 
@@ -464,7 +496,15 @@ impl<'a> Dedup<'a> {
     /// walks the same pairs in the same (depth-first, field) order with a stack, and
     /// stops at the first mismatch as libbpf's early returns do.
     fn is_equiv(&mut self, cand: u32, canon: u32) -> Result<bool> {
-        let mut stack: Vec<(u32, u32)> = vec![(cand, canon)];
+        let mut stack = std::mem::take(&mut self.equiv_stack);
+        stack.clear();
+        stack.push((cand, canon));
+        let r = self.is_equiv_with(&mut stack);
+        self.equiv_stack = stack;
+        r
+    }
+
+    fn is_equiv_with(&mut self, stack: &mut Vec<(u32, u32)>) -> Result<bool> {
         while let Some((cand_id, canon_id)) = stack.pop() {
             if self.resolve(cand_id) == self.resolve(canon_id) {
                 continue;
@@ -575,7 +615,7 @@ impl<'a> Dedup<'a> {
     /// with an explicit stack; a pair met again while being compared counts as identical.
     fn identical_structs(&self, a: u32, b: u32) -> bool {
         let mut stack = vec![(a, b)];
-        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<(u32, u32), IdBuild> = Default::default();
         while let Some((x, y)) = stack.pop() {
             if !seen.insert((x, y)) {
                 continue;
@@ -810,7 +850,7 @@ impl<'a> Dedup<'a> {
 
     // ---- compaction, remapping, output ----
 
-    fn finish(self) -> Result<Rebased> {
+    fn finish(&mut self) -> Result<Rebased> {
         let k = self.k;
         let n = self.offs.len();
         // New id of each kept split type (`btf_dedup_compact_types`).
@@ -901,21 +941,30 @@ impl<'a> Dedup<'a> {
             rec_buf.extend_from_slice(t.b);
             let Some(kind) = kind else { continue };
             let vlen = t.vlen() as u32;
+            let order = self.order;
             // Strings first, in record order (name_off, then elements).
-            for off in field_offsets(Some(kind), vlen, false) {
-                let c = self.order.u32_at(&rec_buf, off);
-                let v = out_str(c, &mut str_bytes)?;
-                self.order.set_u32(&mut rec_buf, off, v);
+            let mut failed = None;
+            kind.for_each_field(vlen, false, |off| {
+                let c = order.u32_at(&rec_buf, off);
+                match out_str(c, &mut str_bytes) {
+                    Ok(v) => order.set_u32(&mut rec_buf, off, v),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
             }
             let mut bad = None;
-            for off in field_offsets(Some(kind), vlen, true) {
-                let x = self.order.u32_at(&rec_buf, off);
+            kind.for_each_field(vlen, true, |off| {
+                let x = order.u32_at(&rec_buf, off);
                 match final_id(x) {
-                    Some(v) => self.order.set_u32(&mut rec_buf, off, v),
+                    Some(v) => order.set_u32(&mut rec_buf, off, v),
                     None if x == 0 => {}
                     None => bad = Some(x),
                 }
-            }
+            });
             if let Some(x) = bad {
                 return Err(Error::rebase(
                     Some(id - k),

@@ -12,7 +12,6 @@ pub mod shift;
 
 use crate::endian::ByteOrder;
 use crate::kind::Kind;
-use crate::types::field_offsets;
 
 /// The result of a rebase: the new split BTF blob and how ids and strings moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +36,8 @@ pub enum Mode {
 }
 
 /// Rewrites one record in place: every id field through `ids`, every string field
-/// through `strs` (the per-kind field table says which words those are).
+/// through `strs`, in record order (the per-kind field table says which words those are).
+#[inline]
 pub(crate) fn remap_record(
     record: &mut [u8],
     kind: Kind,
@@ -46,12 +46,12 @@ pub(crate) fn remap_record(
     mut ids: impl FnMut(u32) -> u32,
     mut strs: impl FnMut(u32) -> u32,
 ) {
-    for off in field_offsets(Some(kind), vlen, true) {
+    kind.for_each_field(vlen, true, |off| {
         let v = order.u32_at(record, off);
         order.set_u32(record, off, ids(v));
-    }
-    for off in field_offsets(Some(kind), vlen, false) {
+    });
+    kind.for_each_field(vlen, false, |off| {
         let v = order.u32_at(record, off);
         order.set_u32(record, off, strs(v));
-    }
+    });
 }

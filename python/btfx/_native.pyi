@@ -244,9 +244,9 @@ def btf_ids_fixup(elf: bytes, id_map: Sequence[int]) -> Tuple[bytes, Tuple[int, 
 # module retargeting (btfx.retarget builds on these)
 @final
 class RetargetTarget:
-    def __init__(
-        self, index: BaseIndex, old_base: Optional[Btf] = None, base_map: Optional[BaseMap] = None
-    ) -> None: ...
+    def __new__(
+        cls, index: BaseIndex, old_base: Optional[Btf] = None, base_map: Optional[BaseMap] = None
+    ) -> RetargetTarget: ...
 
 def retarget_module_bytes(
     data: bytes,

@@ -19,7 +19,7 @@ pointing at them no longer deduplicate against A. Rule (docs/modules.md §3):
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Sequence, Set
 
 from . import _layout as L
 from .btf import Btf
@@ -43,7 +43,7 @@ def _reachable(m: Btf, roots: List[int], declared: Set[int], alias: Dict[int, in
             continue
         keep.add(t)
         if t not in declared:
-            todo.extend(alias.get(v, v) for v in id_values(m.type_by_id(t)) if v)
+            todo.extend(alias.get(v, v) for v in id_values(m._need(t)) if v)
     return keep
 
 
@@ -51,14 +51,14 @@ def _needs_layout(m: Btf, keep: Set[int], declared: Set[int], alias: Dict[int, i
     """Types whose layout a kept, undeclared type uses (through typedefs/modifiers too)."""
     need: Set[int] = set()
     for t in keep - declared:
-        rec = m.type_by_id(t)
+        rec = m._need(t)
         if rec.kind not in _POINTER_LIKE:
             need.update(alias.get(v, v) for v in id_values(rec) if v)
     todo = list(need)
     while todo:
-        rec = m.type_by_id(todo.pop())
-        if rec is not None and rec.kind in _TRANSPARENT:
-            for v in (alias.get(x, x) for x in id_values(rec)):
+        ref = m.type_by_id(todo.pop())
+        if ref is not None and ref.kind in _TRANSPARENT:
+            for v in (alias.get(x, x) for x in id_values(ref)):
                 if v and v not in need:
                     need.add(v)
                     todo.append(v)
@@ -90,16 +90,16 @@ def retarget_declaring(
         mid = detached.id_map[old]
         if not mid or via_base[old]:
             continue
-        rec = m.type_by_id(mid)
-        if rec is None or rec.kind not in (L.STRUCT, L.UNION):
+        found = m.type_by_id(mid)
+        if found is None or found.kind not in (L.STRUCT, L.UNION):
             continue
         name = m.type_name(mid)
         if not name:
             continue
-        own_id = own.get((rec.kind, name))
+        own_id = own.get((found.kind, name))
         if own_id is not None:
             alias[mid] = detached.id_map[own_id]
-        elif _has_named(new_base, rec.kind, name):
+        elif _has_named(new_base, found.kind, name):
             declared.add(mid)
     roots = [detached.id_map[o] for o in range(split.start_id, split.last_id + 1)]
     # A candidate whose layout a kept type needs keeps its body; repeat until stable.
@@ -116,9 +116,9 @@ def retarget_declaring(
         kept = sorted(keep)
         reduced_map = {0: 0}
         reduced_map.update({old: new for new, old in enumerate(kept, start=1)})
-        records = []
+        records: List[Sequence[int]] = []
         for t in kept:
-            rec = m.type_by_id(t)
+            rec = m._need(t)
             if t in declared:
                 kflag = 1 if rec.kind == L.UNION else 0
                 info = (kflag << L.KFLAG_SHIFT) | (L.FWD << L.KIND_SHIFT)

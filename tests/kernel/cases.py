@@ -91,35 +91,18 @@ def _task_struct_copy(results: Results, log: str) -> Optional[str]:
     return "; ".join(problems) or None
 
 
-def _cross_known_limit(results: Results, log: str) -> Optional[str]:
-    """Known limit (docs/modules.md §3): everything works but the task_struct kfunc. The
-    module's split BTF on the other vmlinux holds two copies of this kernel's task_struct
-    mixed with declarations and the other kernel's definitions (pahole's dedup against
-    the wrong base), and dedup cannot fold them into this kernel's task_struct. If
-    task_pid starts passing, make this case _all_pass."""
-    problems = []
-    for n in ("insmod", "module_btf", "add", "pair_sum", "struct_id"):
-        if _result(results, n) != "pass":
-            problems.append(f"{n} should pass: {results.get(n)}")
-    if _result(results, "task_pid") != "fail":
-        problems.append("task_pid passed: the known limit is gone, expect _all_pass here")
-    elif "expected pointer to STRUCT task_struct" not in log:
-        problems.append("task_pid failed for another reason than the task_struct copy")
-    return "; ".join(problems) or None
-
-
 POSITIVE = [
     Case("kbuild-split", "kbuild's split BTF on this kernel's vmlinux", _all_pass),
     Case("retarget-dedup", "standalone module, btfx retarget --base (dedup)", _all_pass),
     # Compiled for this kernel but split on the other one's vmlinux, so the module's own
     # part holds this kernel's task_struct (no match in the other base) and its
-    # BTF_ID_LIST names the other kernel's task_struct: btfx declares the other kernel's
-    # unmatched structs and resolves list slots by name (struct_id passes); the module's
-    # task_struct copies still do not fold into this kernel's (_cross_known_limit).
+    # BTF_ID_LIST names the other kernel's task_struct: passing needs the other kernel's
+    # unmatched structs replaced by the module's own definitions or declared
+    # (docs/modules.md §3), and list slots resolved by name.
     Case(
         "cross-retarget",
         "split on the other kernel's vmlinux, btfx retarget --old-base OTHER --base THIS",
-        _cross_known_limit,
+        _all_pass,
     ),
     Case(
         "rebuilt-retarget",

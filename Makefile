@@ -25,6 +25,8 @@ APT_PACKAGES := bpftool dwarves libbpf1 libbpf-dev xz-utils zstd
 APT_PACKAGES += gcc gcc-12 make binutils libelf-dev zlib1g-dev
 # tests/kernel: BPF programs, initramfs, qemu
 APT_PACKAGES += clang llvm busybox-static cpio kmod qemu-system-x86
+# tests: module signatures (scripts/sign-file comes with the fixture's linux-kbuild)
+APT_PACKAGES += openssl
 PIP_PACKAGES := hypothesis pyelftools zstandard ruff mypy pytest
 # The PyO3 crate links against libpython only when built by maturin: test the rest.
 CARGO_TEST_ARGS ?= --release --workspace --exclude btfx-py

@@ -62,6 +62,15 @@ class FixtureKernel:
         return self.dir / f"cross-{other.release}" / f"{MODULE}.ko"
 
     @property
+    def sign_file(self) -> Path:
+        """The kernel's ``scripts/sign-file`` from the linux-kbuild package the build
+        unpacked for this kernel."""
+        tree = _cache() / "kernel" / self.release / "tree"
+        found = sorted(tree.glob("usr/lib/linux-kbuild-*/scripts/sign-file"))
+        assert found, f"no scripts/sign-file under {tree}"
+        return found[0]
+
+    @property
     def set8_flags(self) -> int:
         """The kfunc set8's header flags: BTF_SET8_KFUNCS from 6.9 on, 0 before."""
         major, minor = (int(x) for x in self.series.split(".")[:2])

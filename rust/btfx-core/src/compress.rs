@@ -42,6 +42,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every container, `None` first.
+    pub const ALL: [Compression; 4] =
+        [Compression::None, Compression::Xz, Compression::Zstd, Compression::Gzip];
+
+    /// The container called `name` ([`Compression::as_str`]).
+    pub fn from_name(name: &str) -> Option<Compression> {
+        Compression::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Short lowercase name: "none", "xz", "zstd", "gzip".
     pub fn as_str(self) -> &'static str {
         match self {

@@ -86,9 +86,7 @@ pub fn btf_ids_fixup<'py>(
             let ids = parse_btf_ids(elf)?.ok_or_else(|| {
                 btfx_core::Error::elf_section(".BTF_ids", "the ELF file has no .BTF_ids section")
             })?;
-            let info = btfx_core::elf::section_by_name(elf, ".BTF_ids")?
-                .ok_or_else(|| btfx_core::Error::elf_section(".BTF_ids", "section vanished"))?;
-            fixup(&ids, info.data(elf)?, &id_map)
+            fixup(&ids, ids.section(elf)?, &id_map)
         })
         .py_err(py)?;
     Ok((PyBytes::new(py, &bytes), (report.ids, report.ids_changed, report.sets_resorted)))

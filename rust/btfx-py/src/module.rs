@@ -10,15 +10,12 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::errors::IntoPy;
 
 /// `compress.rs`'s names: "none", "xz", "zstd", "gzip".
-fn compression_from(name: &str) -> PyResult<Compression> {
-    [Compression::None, Compression::Xz, Compression::Zstd, Compression::Gzip]
-        .into_iter()
-        .find(|c| c.as_str() == name)
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "unknown compression {name:?}: expected 'none', 'xz', 'zstd' or 'gzip'"
-            ))
-        })
+pub(crate) fn compression_from(name: &str) -> PyResult<Compression> {
+    Compression::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown compression {name:?}: expected 'none', 'xz', 'zstd' or 'gzip'"
+        ))
+    })
 }
 
 /// `module_open`'s result: ELF image, compression name, signature trailer.

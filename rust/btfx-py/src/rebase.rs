@@ -7,7 +7,7 @@ use btfx_core::rebase::equiv::{
     check_id_map, equivalent as core_equivalent, equivalent_up_to_duplicates, same_base, Detached,
 };
 use btfx_core::rebase::retarget::{retarget, BaseMap};
-use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Rebased};
+use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Mode, Rebased};
 use btfx_core::Btf;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -178,8 +178,8 @@ pub fn rebase(
     mode: &str,
 ) -> PyResult<PyRebaseResult> {
     let m = standalone.get().inner.clone();
-    match mode {
-        "shift" => {
+    match parse_mode(mode)? {
+        Mode::Shift => {
             let b: Py<PyBtf> = match base.downcast::<PyBaseIndex>() {
                 Ok(ix) => ix.get().base.clone_ref(py),
                 Err(_) => base.extract()?,
@@ -188,11 +188,19 @@ pub fn rebase(
             let r = py.detach(move || shift(&m, &bi)).py_err(py)?;
             finish(py, r, Some(b))
         }
-        "dedup" => {
+        Mode::Dedup => {
             let (ix, b) = index_of(py, base)?;
             let r = py.detach(move || dedup(&m, &ix)).py_err(py)?;
             finish(py, r, Some(b))
         }
+    }
+}
+
+/// `"dedup"` or `"shift"`.
+pub(crate) fn parse_mode(mode: &str) -> PyResult<Mode> {
+    match mode {
+        "dedup" => Ok(Mode::Dedup),
+        "shift" => Ok(Mode::Shift),
         other => {
             Err(PyValueError::new_err(format!("mode must be 'dedup' or 'shift', not {other:?}")))
         }

@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 
-use btfx_core::compress::Compression;
 use btfx_core::rebase::retarget::BaseMap;
-use btfx_core::rebase::Mode;
 use btfx_core::retarget_module::batch::{retarget_files, Job};
 use btfx_core::retarget_module::{retarget_module, Options, Report, SignaturePolicy, Target};
 use btfx_core::Error;
@@ -16,7 +14,8 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::btf::PyBtf;
 use crate::errors::{to_pyerr, IntoPy};
-use crate::rebase::{PyBaseIndex, PyBaseMap};
+use crate::module::compression_from;
+use crate::rebase::{parse_mode, PyBaseIndex, PyBaseMap};
 
 /// The kernel to retarget onto: a base index, and for split input the old base and the
 /// old→new base map (computed here when not given). Build once, use for many modules.
@@ -55,11 +54,7 @@ fn options(
     signature: &str,
     compression: Option<&str>,
 ) -> PyResult<Options> {
-    let mode = match mode {
-        "dedup" => Mode::Dedup,
-        "shift" => Mode::Shift,
-        m => return Err(PyValueError::new_err(format!("mode must be dedup or shift, not {m:?}"))),
-    };
+    let mode = parse_mode(mode)?;
     let fix_btf_ids = match btf_ids {
         "fix" => true,
         "keep" => false,
@@ -74,15 +69,7 @@ fn options(
             )))
         }
     };
-    let compression = match compression {
-        None => None,
-        Some(name) => Some(
-            [Compression::None, Compression::Xz, Compression::Zstd, Compression::Gzip]
-                .into_iter()
-                .find(|c| c.as_str() == name)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown compression {name:?}")))?,
-        ),
-    };
+    let compression = compression.map(compression_from).transpose()?;
     Ok(Options { mode, fix_btf_ids, signature, compression })
 }
 

@@ -228,6 +228,20 @@ pub(crate) fn write_u32(data: &mut [u8], off: u64, v: u32, big_endian: bool) -> 
 }
 
 impl BtfIds {
+    /// The section's bytes in `elf`, the file it was parsed from.
+    pub fn section<'a>(&self, elf: &'a [u8]) -> crate::error::Result<&'a [u8]> {
+        usize::try_from(self.section_offset)
+            .ok()
+            .zip(usize::try_from(self.section_size).ok())
+            .and_then(|(off, len)| elf.get(off..off.checked_add(len)?))
+            .ok_or_else(|| {
+                crate::error::Error::elf_section(
+                    BTF_IDS_SECTION,
+                    "section is past the end of the file",
+                )
+            })
+    }
+
     /// The same symbols and layout with every value read again from `section` (e.g. the
     /// bytes [`fixup`] returned), so the result can be [`check`]ed.
     pub fn reread(&self, section: &[u8]) -> crate::error::Result<BtfIds> {

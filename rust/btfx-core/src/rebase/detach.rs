@@ -26,6 +26,27 @@ pub fn reachable_base_ids(split: &Btf) -> Vec<bool> {
     reachable_from(split, &[]).0
 }
 
+/// Calls `visit` on every id field of a record; returns its first id past `last` (0: none).
+#[inline]
+fn visit_ids(
+    kind: Kind,
+    vlen: u32,
+    rec: &[u8],
+    order: crate::endian::ByteOrder,
+    last: u32,
+    mut visit: impl FnMut(u32),
+) -> u32 {
+    let mut bad = 0;
+    kind.for_each_field(vlen, true, |o| {
+        let x = order.u32_at(rec, o);
+        if x > last && bad == 0 {
+            bad = x;
+        }
+        visit(x);
+    });
+    bad
+}
+
 /// The first type, in detached order (base ids ascending, then split ids), with an id
 /// field past `last`: (type id, that field's value).
 type Dangling = Option<(u32, u32)>;
@@ -55,28 +76,14 @@ fn reachable_from(split: &Btf, roots: &[u32]) -> (Vec<bool>, Dangling) {
     let sec = split.type_section();
     for (i, &off) in split.type_offsets().iter().enumerate() {
         let Some((kind, vlen, rec)) = record_at(sec, off, order) else { continue };
-        let mut bad = 0;
-        kind.for_each_field(vlen, true, |o| {
-            let x = order.u32_at(rec, o);
-            if x > last && bad == 0 {
-                bad = x;
-            }
-            visit(x, &mut reach, &mut stack);
-        });
+        let bad = visit_ids(kind, vlen, rec, order, last, |x| visit(x, &mut reach, &mut stack));
         if bad != 0 && bad_split.is_none() {
             bad_split = Some((start + i as u32, bad));
         }
     }
     while let Some(id) = stack.pop() {
         let Some((kind, vlen, rec, _)) = record_in(split, id) else { continue };
-        let mut bad = 0;
-        kind.for_each_field(vlen, true, |o| {
-            let x = order.u32_at(rec, o);
-            if x > last && bad == 0 {
-                bad = x;
-            }
-            visit(x, &mut reach, &mut stack);
-        });
+        let bad = visit_ids(kind, vlen, rec, order, last, |x| visit(x, &mut reach, &mut stack));
         if bad != 0 && bad_base.is_none_or(|(b, _)| id < b) {
             bad_base = Some((id, bad));
         }

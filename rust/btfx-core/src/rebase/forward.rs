@@ -16,7 +16,7 @@ use crate::builder::TypeWriter;
 use crate::error::Result;
 use crate::kind::{info, Kind};
 use crate::rebase::detach::detach;
-use crate::rebase::retarget::BaseMap;
+use crate::rebase::retarget::{compose, BaseMap};
 use crate::rebase::{dedup::dedup, remap_record, Rebased};
 
 use super::base_index::BaseIndex;
@@ -211,36 +211,12 @@ pub fn retarget_declaring(
         }
     }
     let any = declare.iter().any(|&d| d) || alias.iter().any(|&a| a != 0);
-    let (blob, mid_map) = if any {
-        declare_types(&standalone, &declare, &alias, &roots)
-    } else {
-        let identity = (0..standalone.type_cnt()).collect();
-        (detached.btf.clone(), identity)
-    };
-    let reduced = Btf::from_slice(&blob, None)?;
-    let rebased = dedup(&reduced, new)?;
-    let id_map = detached
-        .id_map
-        .iter()
-        .enumerate()
-        .map(|(old, &mid)| {
-            let red = mid_map.get(mid as usize).copied().unwrap_or(0);
-            if mid != 0 && red != 0 {
-                rebased.id_map.get(red as usize).copied().unwrap_or(0)
-            } else if (old as u32) < start {
-                base_map.map_or(0, |m| m.get(old as u32))
-            } else {
-                0
-            }
-        })
-        .collect();
+    if !any {
+        let rebased = dedup(&standalone, new)?;
+        return Ok(compose(start, &detached, None, rebased, base_map));
+    }
     // The reduced blob keeps the detached string section: string offsets are unchanged.
-    let mid_to_new: std::collections::HashMap<u32, u32> = rebased.str_map.iter().copied().collect();
-    let mut str_map: Vec<(u32, u32)> = detached
-        .str_map
-        .iter()
-        .filter_map(|&(old, mid)| mid_to_new.get(&mid).map(|&new| (old, new)))
-        .collect();
-    str_map.sort_unstable();
-    Ok(Rebased { btf: rebased.btf, id_map, str_map })
+    let (blob, reduce) = declare_types(&standalone, &declare, &alias, &roots);
+    let rebased = dedup(&Btf::from_slice(&blob, None)?, new)?;
+    Ok(compose(start, &detached, Some(&reduce), rebased, base_map))
 }

@@ -62,12 +62,30 @@ pub fn retarget(split: &Btf, new: &BaseIndex, base_map: Option<&BaseMap>) -> Res
     let detached = detach(split)?;
     let standalone = Btf::from_slice(&detached.btf, None)?;
     let rebased = dedup(&standalone, new)?;
-    let start = split.start_id();
+    Ok(compose(split.start_id(), &detached, None, rebased, base_map))
+}
+
+/// Chains a detach (`detached`, ids and strings of split BTF starting at `start`) with a
+/// rebase of its result (`rebased`): old id → new id, old string → new string.
+/// `reduce` maps detached ids to the ids of the standalone BTF that was actually rebased
+/// (a reduced copy; `None`: that BTF itself, string offsets unchanged either way). Old
+/// base ids left without an image go through `base_map` when given, else to 0.
+pub(crate) fn compose(
+    start: u32,
+    detached: &Rebased,
+    reduce: Option<&[u32]>,
+    rebased: Rebased,
+    base_map: Option<&BaseMap>,
+) -> Rebased {
     let id_map = detached
         .id_map
         .iter()
         .enumerate()
         .map(|(old, &mid)| {
+            let mid = match reduce {
+                Some(r) => r.get(mid as usize).copied().unwrap_or(0),
+                None => mid,
+            };
             if mid != 0 {
                 rebased.id_map.get(mid as usize).copied().unwrap_or(0)
             } else if (old as u32) < start {
@@ -84,5 +102,5 @@ pub fn retarget(split: &Btf, new: &BaseIndex, base_map: Option<&BaseMap>) -> Res
         .filter_map(|&(old, mid)| mid_to_new.get(&mid).map(|&new| (old, new)))
         .collect();
     str_map.sort_unstable();
-    Ok(Rebased { btf: rebased.btf, id_map, str_map })
+    Rebased { btf: rebased.btf, id_map, str_map }
 }

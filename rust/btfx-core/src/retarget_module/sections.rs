@@ -10,6 +10,7 @@ use crate::elf::find_btf_sections;
 use crate::error::{Error, Result};
 use crate::rebase::detach::detach;
 use crate::rebase::forward::retarget_declaring;
+use crate::rebase::retarget::compose;
 use crate::rebase::shift::{check_standalone, shift};
 use crate::rebase::{dedup::dedup, Mode, Rebased};
 use crate::validate::{Level, ValidateOptions};
@@ -138,24 +139,11 @@ fn rebase(module: &Btf, kind: InputKind, target: &Target, mode: Mode) -> Result<
         (InputKind::Standalone, Mode::Shift) => shift(module, index.base()),
         (_, Mode::Dedup) => retarget_declaring(module, index, target.base_map.as_deref()),
         (_, Mode::Shift) => {
-            // Detach to standalone, then shift; compose the two id maps.
+            // Detach to standalone, then shift; the two maps chain.
             let detached = detach(module)?;
-            let standalone = Btf::from_slice(&detached.btf, None)?;
-            let shifted = shift(&standalone, index.base())?;
-            let start = module.start_id();
-            let id_map = detached
-                .id_map
-                .iter()
-                .enumerate()
-                .map(|(old, &mid)| match mid {
-                    0 if (old as u32) < start => {
-                        target.base_map.as_ref().map_or(0, |m| m.get(old as u32))
-                    }
-                    0 => 0,
-                    mid => shifted.id_map.get(mid as usize).copied().unwrap_or(0),
-                })
-                .collect();
-            Ok(Rebased { btf: shifted.btf, id_map, str_map: Vec::new() })
+            let shifted = shift(&Btf::from_slice(&detached.btf, None)?, index.base())?;
+            let base_map = target.base_map.as_deref();
+            Ok(compose(module.start_id(), &detached, None, shifted, base_map))
         }
     }
 }
@@ -170,9 +158,7 @@ fn fix_ids(
     mut id_map: Vec<u32>,
     facts: &mut Facts,
 ) -> Result<Vec<u8>> {
-    let section = crate::elf::section_by_name(elf, BTF_IDS_SECTION)?
-        .ok_or_else(|| Error::elf_section(BTF_IDS_SECTION, "section vanished"))?
-        .data(elf)?;
+    let section = ids.section(elf)?;
     let before = check(ids, old);
     for p in &before {
         facts.warnings.push(format!("{BTF_IDS_SECTION} of the input disagrees with its BTF: {p}"));

@@ -48,7 +48,12 @@ def rebase_both(base: bytes, module: bytes, mode: str) -> Tuple[Outcome, Outcome
     nat = _outcome(
         lambda: btfx.rebase(btfx.Btf.from_bytes(module), btfx.Btf.from_bytes(base), mode)
     )
+    # Bytes in (for shift: the one-pass path that parses as it rewrites) give the same.
+    nat_bytes = _outcome(lambda: btfx.rebase(module, btfx.Btf.from_bytes(base), mode))
+    assert nat_bytes == nat, (nat_bytes[:2], nat[:2])
     ref = _outcome(lambda: R.rebase(R.Btf.from_bytes(module), R.Btf.from_bytes(base), mode))
+    ref_bytes = _outcome(lambda: R.rebase(module, R.Btf.from_bytes(base), mode))
+    assert ref_bytes == ref
     return nat, ref
 
 

@@ -212,7 +212,9 @@ class Equivalence:
     def __bool__(self) -> bool: ...
 
 def rebase(
-    standalone: Btf, base: Union[Btf, BaseIndex], mode: Literal["dedup", "shift"] = "dedup"
+    standalone: Union[Btf, bytes, bytearray, memoryview],
+    base: Union[Btf, BaseIndex],
+    mode: Literal["dedup", "shift"] = "dedup",
 ) -> RebaseResult: ...
 def detach_btf(split: Btf, base: Optional[Btf] = None) -> RebaseResult: ...
 def retarget_btf(

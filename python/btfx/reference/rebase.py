@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from ..errors import BtfRebaseError
 from ._layout import HEADER_LAYOUT, MAX_ID, MAX_STR
@@ -49,8 +49,15 @@ __all__ = [
 ]
 
 
-def rebase(standalone: Btf, base: Btf, mode: str = "dedup") -> RebaseResult:
-    """Rebase standalone BTF onto ``base`` (docs/rebase.md §1 ``shift``, §2 ``dedup``)."""
+def rebase(
+    standalone: Union[Btf, bytes, bytearray, memoryview], base: Btf, mode: str = "dedup"
+) -> RebaseResult:
+    """Rebase standalone BTF onto ``base`` (docs/rebase.md §1 ``shift``, §2 ``dedup``).
+
+    ``standalone`` is a parsed :class:`Btf` or bytes as :meth:`Btf.from_bytes` takes them.
+    """
+    if not isinstance(standalone, Btf):
+        standalone = Btf.from_bytes(bytes(standalone))
     if mode == "shift":
         return _shift(standalone, base)
     if mode == "dedup":

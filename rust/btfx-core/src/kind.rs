@@ -108,7 +108,7 @@ const fn layout(
 use SizeWord::{Size, TypeId, Zero};
 
 /// Indexed by kind number; entry 0 (UNKN) is a placeholder.
-static LAYOUTS: [KindLayout; 20] = [
+pub const LAYOUT_TABLE: [KindLayout; 20] = [
     layout("UNKN", 0, 0, Zero, &[], &[], &[]),
     layout("INT", 4, 0, Size, &[], &[], &[]),
     layout("PTR", 0, 0, TypeId, &[], &[], &[]),
@@ -140,13 +140,16 @@ static LAYOUTS: [KindLayout; 20] = [
     layout("ENUM64", 0, 12, Size, &[], &[], &[0]),
 ];
 
+/// The table as a static, so that `Kind::layout` can hand out `'static` references.
+static LAYOUTS: [KindLayout; 20] = LAYOUT_TABLE;
+
 /// `(info_size, elem_size)` by raw kind number (any 7-bit kind), `(0, 0)` for 0 and
 /// unknown kinds: the record-size lookup of the parsing loop, without a `Kind`.
 pub static RECORD_PARTS: [(u8, u8); 128] = {
     let mut t = [(0u8, 0u8); 128];
     let mut i = 1;
-    while i < LAYOUTS.len() {
-        t[i] = (LAYOUTS[i].info_size as u8, LAYOUTS[i].elem_size as u8);
+    while i < LAYOUT_TABLE.len() {
+        t[i] = (LAYOUT_TABLE[i].info_size as u8, LAYOUT_TABLE[i].elem_size as u8);
         i += 1;
     }
     t

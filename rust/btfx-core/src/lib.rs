@@ -21,6 +21,7 @@ pub mod load;
 pub mod module;
 pub mod rebase;
 pub mod retarget_module;
+pub mod threads;
 pub mod types;
 pub mod validate;
 pub mod write;

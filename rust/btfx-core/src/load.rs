@@ -9,6 +9,11 @@ use crate::compress;
 use crate::elf;
 use crate::error::{Error, Result};
 
+/// Whether [`parse_any`] takes `data` as raw BTF (neither compressed nor ELF).
+pub fn is_raw_btf(data: &[u8]) -> bool {
+    compress::detect(data) == compress::Compression::None && !elf::is_elf(data)
+}
+
 /// Parses `blob` as raw BTF or as the `.BTF` of an (optionally compressed) ELF file.
 ///
 /// ELF input is not copied: the result borrows the `.BTF` range of the blob. A module
@@ -16,15 +21,15 @@ use crate::error::{Error, Result};
 /// `btf_parse_elf` does.
 pub fn parse_any(blob: Blob, base: Option<Arc<Btf>>) -> Result<Btf> {
     let data: &[u8] = (*blob).as_ref();
+    if is_raw_btf(data) {
+        return Btf::parse(blob, base);
+    }
     if compress::detect(data) != compress::Compression::None {
         let plain = match compress::decompress(data)? {
             Cow::Owned(v) => v,
             Cow::Borrowed(b) => b.to_vec(),
         };
         return parse_any(Arc::new(plain), base);
-    }
-    if !elf::is_elf(data) {
-        return Btf::parse(blob, base);
     }
     let found = elf::find_btf_sections(data)?;
     let start =

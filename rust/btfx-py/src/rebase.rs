@@ -2,12 +2,18 @@
 
 use std::sync::Arc;
 
+use btfx_core::load::{is_raw_btf, parse_any};
 use btfx_core::rebase::base_index::BaseIndex;
 use btfx_core::rebase::equiv::{
     check_id_map, equivalent as core_equivalent, equivalent_up_to_duplicates, same_base, Detached,
 };
 use btfx_core::rebase::retarget::{retarget, BaseMap};
-use btfx_core::rebase::{dedup::dedup, detach::detach, shift::shift, Mode, Rebased};
+use btfx_core::rebase::{
+    dedup::dedup,
+    detach::detach,
+    shift::{shift_blob, shift_id_map, shift_raw, shift_str_map},
+    Mode, Rebased,
+};
 use btfx_core::Btf;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -15,6 +21,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::btf::PyBtf;
 use crate::errors::IntoPy;
+use crate::input::blob_from;
 
 /// A base BTF (usually vmlinux) prepared once for many rebases: string index and dedup
 /// hashes. Immutable; share it across threads.
@@ -88,7 +95,46 @@ pub struct PyRebaseResult {
     /// The new BTF, parsed on first use.
     parsed: std::sync::OnceLock<Py<PyBtf>>,
     id_map: Vec<u32>,
-    str_map: Vec<(u32, u32)>,
+    str_map: StrMapSource,
+}
+
+/// The string map, or what it is computed from on first use: a shift's map is
+/// `s → s + by` for every string field value of the input, which only callers that ask
+/// for it should pay for.
+enum StrMapSource {
+    Pairs(Vec<(u32, u32)>),
+    Shifted { input: Standalone, by: u32 },
+}
+
+/// `rebase`'s first argument: a parsed `Btf`, or bytes (raw BTF, or an ELF file or
+/// compressed module as `Btf.from_bytes` takes them).
+enum Standalone {
+    Parsed(Arc<Btf>),
+    Bytes(btfx_core::Blob),
+}
+
+impl Standalone {
+    fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Standalone> {
+        match obj.downcast::<PyBtf>() {
+            Ok(b) => Ok(Standalone::Parsed(b.get().inner.clone())),
+            Err(_) => Ok(Standalone::Bytes(blob_from(obj)?)),
+        }
+    }
+
+    /// The parsed BTF (parsing bytes here, without the GIL).
+    fn parsed(&self) -> btfx_core::Result<Arc<Btf>> {
+        match self {
+            Standalone::Parsed(m) => Ok(m.clone()),
+            Standalone::Bytes(blob) => Ok(Arc::new(parse_any(blob.clone(), None)?)),
+        }
+    }
+
+    fn clone_ref(&self) -> Standalone {
+        match self {
+            Standalone::Parsed(m) => Standalone::Parsed(m.clone()),
+            Standalone::Bytes(b) => Standalone::Bytes(b.clone()),
+        }
+    }
 }
 
 impl PyRebaseResult {
@@ -122,8 +168,18 @@ impl PyRebaseResult {
     /// Old string offset → new string offset, for every string the old BTF used.
     #[getter]
     fn str_map<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let shifted;
+        let pairs = match &self.str_map {
+            StrMapSource::Pairs(p) => p,
+            StrMapSource::Shifted { input, by } => {
+                let (input, by) = (input.clone_ref(), *by);
+                shifted =
+                    py.detach(move || input.parsed().map(|m| shift_str_map(&m, by))).py_err(py)?;
+                &shifted
+            }
+        };
         let d = PyDict::new(py);
-        for &(o, n) in &self.str_map {
+        for &(o, n) in pairs {
             d.set_item(o, n)?;
         }
         Ok(d)
@@ -151,7 +207,7 @@ fn finish(_py: Python<'_>, r: Rebased, base: Option<Py<PyBtf>>) -> PyResult<PyRe
         base,
         parsed: std::sync::OnceLock::new(),
         id_map,
-        str_map,
+        str_map: StrMapSource::Pairs(str_map),
     })
 }
 
@@ -166,31 +222,52 @@ fn index_of(py: Python<'_>, base: &Bound<'_, PyAny>) -> PyResult<(Arc<BaseIndex>
     Ok((Arc::new(py.detach(move || BaseIndex::new(inner))), b))
 }
 
-/// Rebases standalone BTF onto `base` (a `Btf` or a `BaseIndex`). `mode="dedup"` (default)
-/// maps types equivalent to base types onto the base ids, like libbpf's `btf__dedup` on
-/// split BTF; `mode="shift"` moves every id and string offset past the base.
+/// Rebases standalone BTF (a `Btf`, or bytes as `Btf.from_bytes` takes them) onto
+/// `base` (a `Btf` or a `BaseIndex`). `mode="dedup"` (default) maps types equivalent to
+/// base types onto the base ids, like libbpf's `btf__dedup` on split BTF; `mode="shift"`
+/// moves every id and string offset past the base (raw BTF bytes are then shifted in
+/// one pass, without a separate parse).
 #[pyfunction]
 #[pyo3(signature = (standalone, base, mode="dedup"))]
 pub fn rebase(
     py: Python<'_>,
-    standalone: Py<PyBtf>,
+    standalone: &Bound<'_, PyAny>,
     base: &Bound<'_, PyAny>,
     mode: &str,
 ) -> PyResult<PyRebaseResult> {
-    let m = standalone.get().inner.clone();
-    match parse_mode(mode)? {
+    let mode = parse_mode(mode)?;
+    let input = Standalone::from_py(standalone)?;
+    match mode {
         Mode::Shift => {
             let b: Py<PyBtf> = match base.downcast::<PyBaseIndex>() {
                 Ok(ix) => ix.get().base.clone_ref(py),
                 Err(_) => base.extract()?,
             };
             let bi = b.get().inner.clone();
-            let r = py.detach(move || shift(&m, &bi)).py_err(py)?;
-            finish(py, r, Some(b))
+            let (k, l) = (bi.last_id(), bi.str_end());
+            let work = input.clone_ref();
+            let (btf, n) = py
+                .detach(move || match work {
+                    Standalone::Bytes(blob) if is_raw_btf((*blob).as_ref()) => {
+                        shift_raw((*blob).as_ref(), &bi)
+                    }
+                    other => {
+                        let m = other.parsed()?;
+                        Ok((shift_blob(&m, &bi)?, m.nr_types()))
+                    }
+                })
+                .py_err(py)?;
+            Ok(PyRebaseResult {
+                raw: Arc::new(btf),
+                base: Some(b),
+                parsed: std::sync::OnceLock::new(),
+                id_map: shift_id_map(n, k),
+                str_map: StrMapSource::Shifted { input, by: l },
+            })
         }
         Mode::Dedup => {
             let (ix, b) = index_of(py, base)?;
-            let r = py.detach(move || dedup(&m, &ix)).py_err(py)?;
+            let r = py.detach(move || dedup(&*input.parsed()?, &ix)).py_err(py)?;
             finish(py, r, Some(b))
         }
     }

@@ -9,6 +9,7 @@ pub mod equiv;
 pub mod forward;
 pub mod retarget;
 pub mod shift;
+mod shift_pass;
 
 use crate::endian::ByteOrder;
 use crate::kind::Kind;

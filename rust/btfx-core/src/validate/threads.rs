@@ -1,46 +1,16 @@
-//! How many threads validation may use.
-//!
-//! Phase 1 of a large BTF (vmlinux: ~126 000 types) is split in two halves of the ids,
-//! and its string section's identifier map in two halves of the bytes, the upper half on
-//! a scoped thread; smaller inputs stay on the calling thread, where a spawn (tens of
-//! microseconds) would cost more than it saves. Phases 2 and 3 stay sequential (the DFS
-//! of phase 3 is cheapest in id order, with each type's checks right after its edges).
-//! No pool is kept, so nothing survives a `fork`.
+//! When validation runs on two threads ([`crate::threads`]). Phase 1 of a large BTF is
+//! split in two halves of the ids, and its string section's identifier map in two
+//! halves of the bytes. Phases 2 and 3 stay sequential (the DFS of phase 3 is cheapest
+//! in id order, with each type's checks right after its edges).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+pub(super) use crate::threads::join2;
+pub use crate::threads::{max_threads, set_max_threads};
 
 /// Fewer own types than this are validated on the calling thread only.
 pub const PARALLEL_MIN_TYPES: usize = 16_384;
 
 /// Smaller string sections are classified on the calling thread only.
 pub const PARALLEL_MIN_STRING_BYTES: usize = 1 << 19;
-
-static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Caps the threads one validation uses: 1 never spawns, 0 restores the default (the
-/// `BTFX_THREADS` environment variable as read at first use, else the CPUs available,
-/// at most 2).
-pub fn set_max_threads(n: usize) {
-    MAX_THREADS.store(n, Ordering::Relaxed);
-}
-
-/// The current cap (see [`set_max_threads`]).
-pub fn max_threads() -> usize {
-    match MAX_THREADS.load(Ordering::Relaxed) {
-        0 => default_threads(),
-        n => n,
-    }
-}
-
-fn default_threads() -> usize {
-    static DEFAULT: OnceLock<usize> = OnceLock::new();
-    *DEFAULT.get_or_init(|| {
-        let env = std::env::var("BTFX_THREADS").ok().and_then(|v| v.trim().parse().ok());
-        env.filter(|&n: &usize| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))
-    })
-}
 
 /// Whether a per-type pass over `n` own types runs on two threads.
 pub(super) fn split(n: usize, threads: usize) -> bool {
@@ -51,24 +21,4 @@ pub(super) fn split(n: usize, threads: usize) -> bool {
 /// threads.
 pub(super) fn split_strings(len: usize, threads: usize) -> bool {
     len >= PARALLEL_MIN_STRING_BYTES && threads >= 2
-}
-
-/// Runs `lo` on the calling thread and `hi` on a scoped thread, or on the calling thread
-/// too when no thread can be started. `hi`'s result is `None` only if it panicked (a
-/// bug: it is reported as an error, never unwound into the caller).
-pub(super) fn join2<A, B: Send>(
-    lo: impl FnOnce() -> A,
-    hi: impl FnOnce() -> B + Send,
-) -> (A, Option<B>) {
-    let hi = std::sync::Mutex::new(Some(hi));
-    let take = || hi.lock().ok().and_then(|mut f| f.take());
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new().spawn_scoped(scope, move || take().map(|f| f()));
-        let a = lo();
-        let b = match worker {
-            Ok(handle) => handle.join().ok().flatten(),
-            Err(_) => take().map(|f| f()),
-        };
-        (a, b)
-    })
 }

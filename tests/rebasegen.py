@@ -28,6 +28,7 @@ from typing import Dict, List, Set, Tuple
 
 import btfgen
 from btfgen import (
+    ARRAY,
     ENUM,
     ENUM64,
     FWD,
@@ -36,6 +37,7 @@ from btfgen import (
     PTR,
     STRUCT,
     UNION,
+    VAR,
     Model,
     T,
     remap_ids,
@@ -264,3 +266,53 @@ def distinct_ints(n: int, byteorder: str = "little", prefix: str = "own") -> byt
 
 def names_of(types: List[T]) -> Dict[int, str]:
     return {i + 1: t.name for i, t in enumerate(types) if isinstance(t.name, str)}
+
+
+# ------------------------------------------------------- anonymous enum declarations
+def _on_base(base_types: List[T], split_types: List[T]) -> Tuple[bytes, bytes]:
+    """``(base, split)`` blobs: ``split_types`` (ids from ``len(base_types) + 1``) on a base
+    made of ``base_types``."""
+    base = Model(base_types)
+    split = Model(split_types, start_id=len(base_types) + 1, start_str_off=btfgen.str_len_of(base))
+    return serialize(base), serialize(split)
+
+
+def _enum_decl(signed: int, size: int = 1, kind: int = ENUM) -> T:
+    """An anonymous enum without values (libbpf ``btf_is_enum_fwd``); kflag 1: signed."""
+    return T(kind, None, size, kflag=signed, data=[])
+
+
+def anon_enum_decl_retargets() -> Dict[str, Tuple[Tuple[bytes, bytes], bytes]]:
+    """``{name: ((old base, split), new base)}``: split BTF reaching anonymous value-less
+    enums, retargeted where libbpf's dedup resolves them across signedness (kflag), size
+    and ENUM/ENUM64 kind (``btf_compat_enum`` compares only the names, 0 for all of them):
+
+    * ``signedness``: a struct member of a signed declaration; the new base has an
+      unsigned one, which the declaration becomes;
+    * ``to_full``: arrays and a VAR of an unsigned and a signed declaration and a full
+      anonymous enum; both declarations resolve to the full enum;
+    * ``enum64``: a 4-byte signed ENUM declaration onto an 8-byte unsigned ENUM64 one.
+    """
+    i32 = T(INT, "int", 4, data=[(INT_SIGNED << 24) | 32])
+    full = T(ENUM, None, 1, data=[("a", 0), ("b", 1)])
+    return {
+        "signedness": (
+            _on_base([i32, _enum_decl(1)], [T(STRUCT, None, 1, data=[("a", 2, 0)])]),
+            serialize(Model([i32, _enum_decl(0)])),
+        ),
+        "to_full": (
+            _on_base(
+                [i32, _enum_decl(0), _enum_decl(1), full],
+                [
+                    T(ARRAY, None, 0, data=[(4, 1, 0)]),
+                    T(ARRAY, None, 0, data=[(3, 1, 0)]),
+                    T(VAR, "v", 2, data=[0]),
+                ],
+            ),
+            serialize(Model([i32])),
+        ),
+        "enum64": (
+            _on_base([i32, _enum_decl(1, 4)], [T(PTR, None, 2), T(VAR, "v", 3, data=[0])]),
+            serialize(Model([i32, _enum_decl(0, 8, ENUM64)])),
+        ),
+    }

@@ -22,11 +22,11 @@ import btfgen
 import btfx
 import pytest
 import rebasegen
-from btfgen import FWD, INT, PTR, Model, T, serialize
+from btfgen import ARRAY, ENUM, ENUM64, FWD, INT, PTR, STRUCT, UNION, Model, T, serialize
 from btfx import reference as R
 from btfx.errors import BtfError
 from btfx.reference.rebase_common import rewrite
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 MODES = ("shift", "dedup")
@@ -404,13 +404,21 @@ def test_detach_rebase_roundtrip(blobs):
         assert R.equivalent(rs, rr.btf), R.equivalent(rs, rr.btf).difference
 
 
+_ANON_ENUM_DECLS = rebasegen.anon_enum_decl_retargets()
+
+
 @settings(max_examples=60)
 @given(_splits(), rebasegen.base_and_module_blobs().map(lambda bm: bm[0]))
+@example(*_ANON_ENUM_DECLS["signedness"])
+@example(*_ANON_ENUM_DECLS["to_full"])
+@example(*_ANON_ENUM_DECLS["enum64"])
 def test_retarget_native_matches_reference(blobs, new_base_bytes):
     """``retarget`` onto another base (same byte order or not, then an error from both);
     the native call gets ``base_map=BaseMap(old, new)`` (without it unreached old base ids
     map to 0, see the native docstring), the reference always maps them through
-    ``base_map``."""
+    ``base_map``.  The explicit examples: anonymous value-less enums, which dedup resolves
+    across signedness, size and kind (libbpf ``btf_compat_enum``), and which the id-map
+    check must accept."""
     base_bytes, split_bytes = blobs
     base = btfx.Btf.from_bytes(base_bytes)
     new = btfx.Btf.from_bytes(new_base_bytes)
@@ -477,6 +485,67 @@ def test_equivalent_reflexive_permutation_and_mutation(models, data):
         # completes an enum declaration is not a difference there)
         e = btfx.equivalent(na, nm, id_map=list(range(n + 1)))
         assert not e and e.difference
+
+
+def _id_map_check(a_types: List[T], b_types: List[T], id_map: List[int] | None = None):
+    """``equivalent(a, b, id_map=...)`` of two standalone graphs (identity map by default)."""
+    a, b = (btfx.Btf.from_bytes(serialize(Model(t))) for t in (a_types, b_types))
+    return btfx.equivalent(a, b, id_map=id_map or list(range(len(a_types) + 1)))
+
+
+def test_equivalent_id_map_enum_declarations():
+    """With an id map, a value-less enum (libbpf ``btf_is_enum_fwd``) stands for any enum
+    of its name, the empty name included, whatever the signedness (kflag), size or
+    ENUM/ENUM64 kind (``btf_compat_enum``), at any depth and both ways (dedup maps a
+    struct with a full enum member onto a base struct whose member is a declaration);
+    full enums, and declarations of other kinds, still have to match."""
+    i32 = T(INT, "int", 4, data=[(1 << 24) | 32])
+
+    def decl(signed: int, size: int = 1, kind: int = ENUM) -> T:
+        return T(kind, None, size, kflag=signed, data=[])
+
+    def full(*names: str) -> T:
+        return T(ENUM, None, 1, data=[(n, i) for i, n in enumerate(names)])
+
+    def holder(member_kind: int = STRUCT) -> T:
+        return T(member_kind, None, 1, data=[("a", 2, 0)])
+
+    def arr() -> T:
+        return T(ARRAY, None, 0, data=[(2, 1, 0)])
+
+    for a_decl, b_decl in [
+        (decl(1), decl(0)),  # signedness
+        (decl(0), decl(1, 8, ENUM64)),  # size and kind
+        (decl(1), full("x")),  # declaration -> full enum
+        (full("x"), decl(1)),  # full enum -> declaration
+    ]:
+        for top in (holder(), arr()):
+            e = _id_map_check([i32, a_decl, top], [i32, b_decl, top])
+            assert e, (a_decl, b_decl, top, e.difference)
+    for a_t, b_t in [
+        (full("x"), full("y")),  # two full enums: values compared
+        (decl(0), T(INT, None, 1, data=[8])),  # not an enum
+        (decl(0), T(ENUM, "named", 1, data=[])),  # another name
+        (decl(0), T(STRUCT, None, 1, data=[])),
+        (T(FWD, "s", 0, kflag=0), T(UNION, "s", 1, data=[])),  # FWD kind: struct
+    ]:
+        for top in (holder(), arr()):
+            e = _id_map_check([i32, a_t, top], [i32, b_t, top])
+            assert not e and e.difference, (a_t, b_t, top)
+    # The two-way case from a real dedup: the module struct (full enum member) maps onto
+    # the base struct (declaration member), as libbpf's btf__dedup does.
+    base = btfx.Btf.from_bytes(
+        serialize(Model([i32, decl(1, 4), T(STRUCT, "s", 4, data=[("x", 2, 0)])]))
+    )
+    m = btfx.Btf.from_bytes(
+        serialize(
+            Model([i32, T(ENUM, None, 4, data=[("A", 1)]), T(STRUCT, "s", 4, data=[("x", 2, 0)])])
+        )
+    )
+    r = btfx.rebase(m, base)
+    assert r.id_map[3] == 3
+    e = btfx.equivalent(m, r.btf, id_map=r.id_map)
+    assert e, e.difference
 
 
 def test_equivalent_same_base_by_id_and_different_bytes():

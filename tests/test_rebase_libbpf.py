@@ -32,6 +32,7 @@ import btfx
 import libbpf
 import pytest
 import rebasegen
+from btfx import reference as R
 from hypothesis import assume, given, settings
 
 import corpus
@@ -116,6 +117,22 @@ def test_dedup_matches_libbpf_generated(blobs):
     assume(btfx.rebase(base, base).id_map == list(range(base.last_id + 1)))
     assume(not enum_fwd_tie(btfx.Btf.from_bytes(module), base))
     assert_dedup_like_libbpf(btfx.Btf.from_bytes(module), base, base_bytes)
+
+
+@pytest.mark.parametrize("case", sorted(rebasegen.anon_enum_decl_retargets()))
+def test_anon_enum_declarations_match_libbpf(case):
+    """Anonymous value-less enums of either signedness, size and kind: libbpf's
+    ``btf_compat_enum`` compares only the names (0 for all of them), so ``btf__dedup``
+    resolves each declaration to an anonymous enum of the other signedness or to a full
+    one.  The dedup step of ``retarget`` (the detached split onto the new base) gives
+    exactly libbpf's result, native and reference alike."""
+    (old_bytes, split_bytes), new_bytes = rebasegen.anon_enum_decl_retargets()[case]
+    old, new = btfx.Btf.from_bytes(old_bytes), btfx.Btf.from_bytes(new_bytes)
+    d = btfx.detach(btfx.Btf.from_bytes(split_bytes, old))
+    assert assert_dedup_like_libbpf(d.btf, new, new_bytes) == "exact"
+    ours = btfx.rebase(d.btf, new)
+    ref = R.rebase(R.Btf.from_bytes(d.to_bytes()), R.Btf.from_bytes(new_bytes))
+    assert ours.to_bytes() == ref.to_bytes() and ours.id_map == ref.id_map
 
 
 # ---------------------------------------------------------------------------------- pahole

@@ -107,7 +107,8 @@ def _equal_int_tag(a: View, b: View) -> bool:
 def _compat_enum(a: View, b: View) -> bool:
     if not _is_enum_fwd(a) and not _is_enum_fwd(b):
         return a == b  # btf_equal_enum: common part and every (name, value)
-    # an enum forward declaration matches any enum/enum64 of that name, whatever its size
+    # an enum forward declaration matches any enum/enum64 of that name (the empty name of
+    # anonymous enums included), whatever its signedness (kflag), size or kind
     return a[0] == b[0] and _kind(a) in _ENUMS and _kind(b) in _ENUMS
 
 

@@ -361,7 +361,8 @@ impl PyEquivalence {
 /// structural classes of the detached graphs instead, so redundant copies of a type (e.g.
 /// a module's duplicate of a vmlinux struct) do not count as a difference. With
 /// `id_map` (old id → new id, e.g. from `retarget_btf`), checks instead that every own
-/// type of `a` is equivalent to the `b` type it maps to (base types of `b` included).
+/// type of `a` is equivalent to the `b` type it maps to (base types of `b` included),
+/// declarations standing for what libbpf's dedup resolves them to (docs/rebase.md §5).
 #[pyfunction]
 #[pyo3(signature = (a, b, a_base=None, b_base=None, *, exact=true, id_map=None))]
 #[allow(clippy::too_many_arguments)]

@@ -1030,8 +1030,9 @@ fn is_enum_fwd(t: Rec<'_>) -> bool {
     matches!(t.kind(), K_ENUM | K_ENUM64) && t.vlen() == 0
 }
 
-/// `btf_compat_enum`: equal, or same name when either side is a forward declaration
-/// (size and kind may differ then).
+/// `btf_compat_enum`: equal, or same name (the empty name of anonymous enums included)
+/// when either side is a forward declaration (kflag, i.e. signedness, size and kind may
+/// differ then).
 fn compat_enum(a: Rec<'_>, b: Rec<'_>) -> bool {
     if !is_enum_fwd(a) && !is_enum_fwd(b) {
         return equal_enum(a, b);

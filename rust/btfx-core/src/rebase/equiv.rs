@@ -335,7 +335,10 @@ pub fn equivalent_up_to_duplicates(a: &Detached<'_>, b: &Detached<'_>) -> Equiva
 /// Checks an id map between two split BTFs on different bases (e.g. a module and its
 /// retargeted version): every own type `x` of `a` must be equivalent — in the sense of
 /// [`equivalent_up_to_duplicates`] — to `b`'s type `id_map[x]`, which may be a type of
-/// `b`'s base. Declarations (FWD, value-less enums) may map to a full definition.
+/// `b`'s base. Declarations stand for what libbpf's dedup lets them stand for, at the
+/// top and at any depth (`compatible_declarations`): a FWD for a struct/union of
+/// its name and kind, a value-less enum for any enum of its name — anonymous ones
+/// included, whatever the signedness, size or ENUM/ENUM64 kind — and the other way round.
 pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
     use crate::rebase::detach::{detach, detach_with_roots};
     let own_a: Vec<u32> = (a.start_id()..a.type_cnt()).collect();
@@ -359,27 +362,254 @@ pub fn check_id_map(a: &Btf, b: &Btf, id_map: &[u32]) -> Result<Equivalence> {
         false => (Btf::from_slice(b.raw(), None)?, (0..b.type_cnt()).collect()),
     };
     let classes = classify_with(&[&da, &db], true);
-    let mut difference = None;
+    // (x, its detached id in `da`, y = id_map[x], its detached id in `db`) for every own
+    // type up to the first one without an image.
+    let mut roots = Vec::with_capacity(own_a.len());
+    let mut no_image = None;
     for ((&x, &xa), &y) in own_a.iter().zip(&a_ids).zip(&targets) {
         let Some(ta) = da.type_by_id(xa) else { continue };
         let yb = b_map.get(y as usize).copied().unwrap_or(0);
-        let Some(tb) = db.type_by_id(yb).filter(|_| y != 0) else {
-            difference = Some(format!("a type {} (id {x}) has no image in b", describe(&ta)));
+        if y == 0 || db.type_by_id(yb).is_none() {
+            no_image = Some(format!("a type {} (id {x}) has no image in b", describe(&ta)));
             break;
-        };
-        let same = classes.class_of(0, xa) == classes.class_of(1, yb)
-            || (is_declaration(&ta)
-                && name_token(&ta).is_some()
-                && name_token(&ta).map(|(k, n)| (k.min(2), n))
-                    == name_token(&tb).map(|(k, n)| (k.min(2), n)));
-        if !same {
-            difference = Some(format!(
+        }
+        roots.push((x, xa, y, yb));
+    }
+    let mut sim = Simulation::new(&da, &db, &classes);
+    let pairs: Vec<u32> = roots.iter().map(|&(_, xa, _, yb)| sim.pair(xa, yb)).collect();
+    sim.settle();
+    // The first own type that does not correspond to its image, else the one without one.
+    let difference = roots
+        .iter()
+        .zip(&pairs)
+        .find(|&(_, &p)| sim.failed[p as usize])
+        .and_then(|(&(x, xa, y, yb), _)| {
+            let (ta, tb) = (da.type_by_id(xa)?, db.type_by_id(yb)?);
+            Some(format!(
                 "a type {} (id {x}) maps to b type {} (id {y}), which differs structurally",
                 describe(&ta),
                 describe(&tb)
-            ));
-            break;
+            ))
+        })
+        .or(no_image);
+    Ok(Equivalence { equivalent: difference.is_none(), difference, classes })
+}
+
+/// Whether `x` and `y` are a declaration and a type it may stand for, by libbpf's rules
+/// (`btf_dedup_is_equiv`, `btf_compat_enum`, `btf_is_enum_fwd`): the same name (the empty
+/// name included), and either a FWD and a STRUCT (FWD kflag 0) or UNION (kflag 1) or an
+/// equal FWD, or two ENUM/ENUM64 of which at least one has no values — signedness (kflag),
+/// size and kind are then not compared.
+fn compatible_declarations(x: &TypeRef<'_>, y: &TypeRef<'_>) -> bool {
+    if x.name() != y.name() {
+        return false;
+    }
+    let fwd_fits = |fwd: &TypeRef<'_>, other: &TypeRef<'_>| match other.kind() {
+        Some(Kind::Struct) => !fwd.kflag(),
+        Some(Kind::Union) => fwd.kflag(),
+        Some(Kind::Fwd) => fwd.kflag() == other.kflag(),
+        _ => false,
+    };
+    match (x.kind(), y.kind()) {
+        (Some(Kind::Enum | Kind::Enum64), Some(Kind::Enum | Kind::Enum64)) => {
+            x.vlen() == 0 || y.vlen() == 0
+        }
+        (Some(Kind::Fwd), _) => fwd_fits(x, y),
+        (_, Some(Kind::Fwd)) => fwd_fits(y, x),
+        _ => false,
+    }
+}
+
+/// What an id field of a detached (standalone) graph refers to, for [`Simulation`]: void
+/// or a dangling id, a named composite/enum/FWD (compared by name, as [`classify_with`]
+/// with `by_name` does), or another type compared structurally.
+#[derive(PartialEq)]
+enum Target<'a> {
+    Fixed(u32),
+    Token(u8, &'a [u8]),
+    Node(u32),
+}
+
+fn target(g: &Btf, id: u32) -> Target<'_> {
+    if id == 0 || id > g.last_id() {
+        return Target::Fixed(if id == 0 { 0 } else { u32::MAX });
+    }
+    match g.type_by_id(id).as_ref().and_then(name_token) {
+        Some((k, name)) => Target::Token(k, name),
+        None => Target::Node(id),
+    }
+}
+
+/// The greatest relation between the types of two detached graphs `a` and `b` in which
+/// related types are in the same class, are [`compatible_declarations`], or have equal
+/// local parts and pairwise related references (a simulation, not an equivalence: a
+/// declaration relates to types that do not relate to each other). Pairs are explored
+/// from the roots only, then every pair that cannot hold is removed together with the
+/// pairs that depend on it; what remains holds.
+struct Simulation<'g> {
+    a: &'g Btf,
+    b: &'g Btf,
+    classes: &'g Classes,
+    index: HashMap<(u32, u32), u32>,
+    pairs: Vec<(u32, u32)>,
+    failed: Vec<bool>,
+    /// For each pair, the pairs whose outcome depends on it.
+    parents: Vec<Vec<u32>>,
+    todo: Vec<u32>,
+    keys: (Vec<u8>, Vec<u8>),
+}
+
+impl<'g> Simulation<'g> {
+    fn new(a: &'g Btf, b: &'g Btf, classes: &'g Classes) -> Self {
+        Simulation {
+            a,
+            b,
+            classes,
+            index: HashMap::new(),
+            pairs: Vec::new(),
+            failed: Vec::new(),
+            parents: Vec::new(),
+            todo: Vec::new(),
+            keys: (Vec::new(), Vec::new()),
         }
     }
-    Ok(Equivalence { equivalent: difference.is_none(), difference, classes })
+
+    /// The index of pair `(x, y)`, explored (with everything it depends on) if new.
+    fn pair(&mut self, x: u32, y: u32) -> u32 {
+        let p = self.intern(x, y);
+        while let Some(q) = self.todo.pop() {
+            self.explore(q);
+        }
+        p
+    }
+
+    fn intern(&mut self, x: u32, y: u32) -> u32 {
+        if let Some(&p) = self.index.get(&(x, y)) {
+            return p;
+        }
+        let p = self.pairs.len() as u32;
+        self.index.insert((x, y), p);
+        self.pairs.push((x, y));
+        self.failed.push(false);
+        self.parents.push(Vec::new());
+        self.todo.push(p);
+        p
+    }
+
+    fn explore(&mut self, p: u32) {
+        let (x, y) = self.pairs[p as usize];
+        if self.classes.class_of(0, x) == self.classes.class_of(1, y) {
+            return;
+        }
+        let (Some(tx), Some(ty)) = (self.a.type_by_id(x), self.b.type_by_id(y)) else {
+            self.failed[p as usize] = true;
+            return;
+        };
+        if compatible_declarations(&tx, &ty) {
+            return;
+        }
+        local_key(&tx, &mut self.keys.0);
+        local_key(&ty, &mut self.keys.1);
+        if self.keys.0 != self.keys.1 {
+            self.failed[p as usize] = true;
+            return;
+        }
+        // Equal local parts: the same kind and vlen, so the same id fields in order.
+        let (a, b) = (self.a, self.b);
+        for (rx, ry) in tx.referenced_ids().zip(ty.referenced_ids()) {
+            match (target(a, rx), target(b, ry)) {
+                (Target::Node(cx), Target::Node(cy)) => {
+                    let c = self.intern(cx, cy);
+                    self.parents[c as usize].push(p);
+                }
+                (u, v) if u == v => {}
+                _ => {
+                    self.failed[p as usize] = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Removes the pairs that depend on a removed pair, until none changes.
+    fn settle(&mut self) {
+        let mut work: Vec<u32> =
+            (0..self.pairs.len() as u32).filter(|&p| self.failed[p as usize]).collect();
+        while let Some(p) = work.pop() {
+            for i in 0..self.parents[p as usize].len() {
+                let q = self.parents[p as usize][i];
+                if !self.failed[q as usize] {
+                    self.failed[q as usize] = true;
+                    work.push(q);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{StrTable, TypeWriter};
+    use crate::endian::ByteOrder;
+
+    const INT: u32 = 1 << 24;
+    const ARRAY: u32 = 3 << 24;
+    const STRUCT: u32 = 4 << 24;
+    const ENUM: u32 = 6 << 24;
+    const ENUM64: u32 = 19 << 24;
+    const KFLAG: u32 = 1 << 31;
+
+    /// Standalone BTF: [1] int, [2] `second` (name, info, size, trailing words), [3] an
+    /// anonymous struct with one member `a` of type 2, [4] an array of 2.
+    fn graph(second: (&str, u32, u32, &[u32])) -> Btf {
+        let mut w = TypeWriter::new(ByteOrder::Little, 0);
+        let mut s = StrTable::new_base();
+        let int = s.intern(b"int").unwrap();
+        w.push(&[int, INT, 4, 1 << 24 | 32]);
+        let (name, info, size, rest) = second;
+        let mut words = vec![s.intern(name.as_bytes()).unwrap(), info, size];
+        words.extend_from_slice(rest);
+        w.push(&words);
+        let a = s.intern(b"a").unwrap();
+        w.push(&[0, STRUCT | 1, 1, a, 2, 0]);
+        w.push(&[0, ARRAY, 0, 2, 1, 0]);
+        Btf::from_slice(&w.finish(s.bytes()), None).unwrap()
+    }
+
+    fn check(a: &Btf, b: &Btf) -> Equivalence {
+        check_id_map(a, b, &[0, 1, 2, 3, 4]).unwrap()
+    }
+
+    #[test]
+    fn id_map_anonymous_enum_declarations() {
+        let signed_decl = graph(("", ENUM | KFLAG, 1, &[]));
+        let unsigned_decl = graph(("", ENUM, 1, &[]));
+        let decl64 = graph(("", ENUM64, 8, &[]));
+        let full = graph(("", ENUM | 1, 1, &[0, 7]));
+        let other_full = graph(("", ENUM | 1, 1, &[0, 8]));
+        let named_decl = graph(("e", ENUM, 1, &[]));
+        let anon_int = graph(("", INT, 1, &[8]));
+        // libbpf btf_compat_enum: a declaration stands for any enum of its name (here the
+        // empty one), whatever the signedness, size and kind, at any depth, both ways.
+        for (a, b) in [
+            (&signed_decl, &unsigned_decl),
+            (&unsigned_decl, &signed_decl),
+            (&signed_decl, &decl64),
+            (&signed_decl, &full),
+            (&full, &unsigned_decl),
+        ] {
+            let e = check(a, b);
+            assert!(e.equivalent, "{:?}", e.difference);
+        }
+        for (a, b) in [
+            (&full, &other_full),
+            (&signed_decl, &named_decl),
+            (&signed_decl, &anon_int),
+            (&anon_int, &signed_decl),
+        ] {
+            let e = check(a, b);
+            assert!(!e.equivalent && e.difference.is_some());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Any input: parse (raw, ELF, compressed; base and split), validate at both levels,
 //! dump raw and JSON, write in both byte orders and re-parse. Nothing may panic, and
-//! writing a parsed blob must give bytes that parse to the same number of types.
+//! writing a parsed blob must give bytes that parse to the same number of types; the
+//! one-pass shift of raw bytes must give what parse + shift gives, output or error.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -36,7 +37,19 @@ fn exercise(btf: &Btf) {
     }
 }
 
+/// `shift_raw` (finds and rewrites records in one pass) agrees with parsing first.
+fn shift_paths_agree(data: &[u8]) {
+    use btfx_core::rebase::shift::{shift_blob, shift_raw};
+    let base = sample_base();
+    let one_pass = shift_raw(data, &base).map(|(out, _)| out).map_err(|e| e.to_string());
+    let parsed = Btf::from_slice(data, None)
+        .and_then(|m| shift_blob(&m, &base))
+        .map_err(|e| e.to_string());
+    assert_eq!(one_pass, parsed);
+}
+
 fuzz_target!(|data: &[u8]| {
+    shift_paths_agree(data);
     if let Ok(btf) = btfx_core::load::parse_any(Arc::new(data.to_vec()), None) {
         exercise(&btf);
     }

@@ -155,22 +155,6 @@ fn rewrite_elems<const BE: bool, const K: usize>(
     (max_id, max_str)
 }
 
-/// Rewrites, in place, the records of `sec` (a run of whole records starting at
-/// section offset `first`) at `offsets` (section offsets, as parsed).
-fn shift_run<const BE: bool>(sec: &mut [u8], first: usize, offsets: &[u32], by: By) -> Seen {
-    let mut seen = Seen::default();
-    for &off in offsets {
-        let Some(off) = (off as usize).checked_sub(first) else { continue };
-        let info = load::<BE>(sec, off + 4);
-        let (info_size, elem_size) = RECORD_PARTS[info::kind(info) as usize];
-        let size = 12 + info_size as usize + info::vlen(info) as usize * elem_size as usize;
-        if let Some(rec) = sec.get_mut(off..off + size) {
-            rewrite_record::<BE>(rec, info, by.k, by.l, &mut seen);
-        }
-    }
-    seen
-}
-
 /// Walks the raw type section `sec` record by record, as parsing does, rewriting each
 /// record in place; returns the number of records, or `None` where parsing would fail
 /// (a truncated record or an unknown kind), for the caller to report through the parser.
@@ -206,23 +190,25 @@ pub(crate) fn shift_raw_types(sec: &mut [u8], order: ByteOrder, by: By) -> Optio
 }
 
 /// Rewrites the parsed type section `sec` (records at `offsets`) in place: one walk, or
-/// for large inputs two halves of about equal bytes on two threads.
+/// for large inputs two walks over halves of about equal bytes on two threads (the
+/// offsets give the second half's first record). A parsed section always walks to its
+/// end; were it not to, the maximal `Seen` makes the caller report the input instead of
+/// returning a half-rewritten blob.
 pub(crate) fn shift_types(sec: &mut [u8], offsets: &[u32], order: ByteOrder, by: By) -> Seen {
+    let walk = |part: &mut [u8]| {
+        let walked = shift_raw_types(part, order, by).map(|(_, seen)| seen);
+        walked.unwrap_or(Seen { max_id: u32::MAX, max_str: u32::MAX })
+    };
     let mid_i = offsets.partition_point(|&o| (o as usize) < sec.len() / 2);
     let mid = offsets.get(mid_i).map_or(sec.len(), |&o| o as usize);
-    let run = |sec: &mut [u8], first: usize, offsets: &[u32]| match order {
-        ByteOrder::Little => shift_run::<false>(sec, first, offsets, by),
-        ByteOrder::Big => shift_run::<true>(sec, first, offsets, by),
-    };
     if offsets.len() < PARALLEL_MIN_TYPES || max_threads() < 2 || mid > sec.len() {
-        return run(sec, 0, offsets);
+        return walk(sec);
     }
     let (lo_sec, hi_sec) = sec.split_at_mut(mid);
-    let (lo_offs, hi_offs) = offsets.split_at(mid_i);
     let hi_part = &mut *hi_sec;
-    let (lo, hi) = join2(|| run(lo_sec, 0, lo_offs), || run(hi_part, mid, hi_offs));
+    let (lo, hi) = join2(|| walk(lo_sec), || walk(hi_part));
     // `hi` is None only if its thread panicked before writing: redo that half here.
-    let hi = hi.unwrap_or_else(|| run(hi_sec, mid, hi_offs));
+    let hi = hi.unwrap_or_else(|| walk(hi_sec));
     lo.merge(hi)
 }
 

@@ -7,7 +7,7 @@ use crate::endian::ByteOrder;
 use crate::error::{Error, Result};
 use crate::header::Header;
 use crate::kind::{info, limits, Kind};
-use crate::rebase::shift_pass::{shift_raw_types, shift_types, By};
+use crate::rebase::shift_pass::{shift_raw_types, shift_types, shift_types_marking, By};
 use crate::rebase::Rebased;
 
 /// Checks that `m` is standalone: no base, ids within its own types, string offsets
@@ -152,18 +152,16 @@ pub fn shift_id_map(n: u32, k: u32) -> Vec<u32> {
 /// string offset its fields use, sorted by `s`.
 pub fn shift_str_map(m: &Btf, l: u32) -> Vec<(u32, u32)> {
     let mut used = vec![0u64; (m.header().str_len as usize).div_ceil(64)];
-    let (sec, order) = (m.type_section(), m.byte_order());
-    for &off in m.type_offsets() {
-        let Some((kind, vlen, rec)) = record_at(sec, off, order) else { continue };
-        kind.for_each_field(vlen, false, |o| {
-            let v = order.u32_at(rec, o);
-            if let Some(w) = used.get_mut(v as usize / 64) {
-                *w |= 1 << (v % 64);
-            }
-        });
-    }
+    // The marking walk rewrites as it goes: walk a scratch copy, shifting by nothing.
+    let mut scratch = m.type_section().to_vec();
+    let _ = shift_types_marking(&mut scratch, m.byte_order(), By { k: 0, l: 0 }, &mut used);
+    str_pairs(used, l)
+}
+
+/// `(s, s + l)` for every bit `s` set in `used` but bit 0 (no name), in order.
+fn str_pairs(mut used: Vec<u64>, l: u32) -> Vec<(u32, u32)> {
     if let Some(w) = used.first_mut() {
-        *w &= !1; // offset 0 (no name) is not mapped
+        *w &= !1;
     }
     let mut map = Vec::with_capacity(used.iter().map(|w| w.count_ones() as usize).sum());
     for (i, &word) in used.iter().enumerate() {
@@ -177,12 +175,27 @@ pub fn shift_str_map(m: &Btf, l: u32) -> Vec<(u32, u32)> {
     map
 }
 
-/// Shift-rebases standalone `m` onto `base`: the blob, the id map and the string map.
+/// Shift-rebases standalone `m` onto `base`: the blob, the id map and the string map
+/// (one walk that rewrites and marks the strings used).
 pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
-    let btf = shift_blob(m, base)?;
+    check_fits(m, base)?;
+    let by = By { k: base.last_id(), l: base.str_end() };
+    let mut out = m.raw().to_vec();
+    let h = m.header();
+    let types_at = (h.hdr_len + h.type_off) as usize;
+    let mut used = vec![0u64; (h.str_len as usize).div_ceil(64)];
+    let sec = out.get_mut(types_at..types_at + h.type_len as usize).unwrap_or_default();
+    let seen = shift_types_marking(sec, m.byte_order(), by, &mut used).map(|(_, seen)| seen);
+    let standalone =
+        seen.is_some_and(|s| s.max_id <= m.nr_types() && (s.max_str == 0 || s.max_str < h.str_len));
+    if !standalone {
+        // The first offending type for the error, as `shift_blob` reports it.
+        check_standalone(m)?;
+        return Err(Error::rebase(None, "not standalone"));
+    }
     Ok(Rebased {
-        btf,
-        id_map: shift_id_map(m.nr_types(), base.last_id()),
-        str_map: shift_str_map(m, base.str_end()),
+        btf: out,
+        id_map: shift_id_map(m.nr_types(), by.k),
+        str_map: str_pairs(used, by.l),
     })
 }

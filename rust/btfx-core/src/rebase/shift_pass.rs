@@ -99,12 +99,31 @@ fn bump<const BE: bool>(b: &mut [u8], o: usize, on: u32, by: u32) -> u32 {
     v
 }
 
-/// Rewrites, in `rec`, the fields of one record whose info word is `info`.
+/// Sets bit `v` of `used` (string offsets past it are not the string map's).
 #[inline(always)]
-fn rewrite_record<const BE: bool>(rec: &mut [u8], info: u32, k: u32, l: u32, seen: &mut Seen) {
+fn mark(used: &mut [u64], v: u32) {
+    if let Some(w) = used.get_mut(v as usize / 64) {
+        *w |= 1 << (v % 64);
+    }
+}
+
+/// Rewrites, in `rec`, the fields of one record whose info word is `info`; with `MARK`,
+/// also marks its string offsets in `used`.
+#[inline(always)]
+fn rewrite_record<const BE: bool, const MARK: bool>(
+    rec: &mut [u8],
+    info: u32,
+    by: By,
+    seen: &mut Seen,
+    used: &mut [u64],
+) {
+    let (k, l) = (by.k, by.l);
     let kind = info::kind(info) as usize;
     let sh = &SHAPES[kind];
     let mut max_str = bump::<BE>(rec, 0, 1, l);
+    if MARK {
+        mark(used, max_str);
+    }
     let mut max_id = bump::<BE>(rec, 8, sh.type_word, k);
     for &o in sh.info_ids {
         max_id = max_id.max(bump::<BE>(rec, 12 + o as usize, 1, k));
@@ -116,7 +135,7 @@ fn rewrite_record<const BE: bool>(rec: &mut [u8], info: u32, k: u32, l: u32, see
         macro_rules! by_kind {
             ($($k:literal)*) => {
                 match kind {
-                    $($k => m = rewrite_elems::<BE, $k>(elems, k, l, m),)*
+                    $($k => m = rewrite_elems::<BE, MARK, $k>(elems, by, m, used),)*
                     _ => {}
                 }
             };
@@ -132,12 +151,13 @@ fn rewrite_record<const BE: bool>(rec: &mut [u8], info: u32, k: u32, l: u32, see
 /// read from `LAYOUT_TABLE[K]` at compile time; returns the running `(max id, max
 /// string offset)`.
 #[inline(always)]
-fn rewrite_elems<const BE: bool, const K: usize>(
+fn rewrite_elems<const BE: bool, const MARK: bool, const K: usize>(
     elems: &mut [u8],
-    k: u32,
-    l: u32,
+    by: By,
     (mut max_id, mut max_str): (u32, u32),
+    used: &mut [u64],
 ) -> (u32, u32) {
+    let (k, l) = (by.k, by.l);
     let esz = const { LAYOUT_TABLE[K].elem_size as usize };
     let str_at = const { first_field(LAYOUT_TABLE[K].elem_strs) };
     let id_at = const { first_field(LAYOUT_TABLE[K].elem_ids) };
@@ -146,7 +166,11 @@ fn rewrite_elems<const BE: bool, const K: usize>(
     }
     for e in elems.chunks_exact_mut(esz) {
         if str_at.1 == 1 {
-            max_str = max_str.max(bump::<BE>(e, str_at.0 as usize, 1, l));
+            let s = bump::<BE>(e, str_at.0 as usize, 1, l);
+            if MARK {
+                mark(used, s);
+            }
+            max_str = max_str.max(s);
         }
         if id_at.1 == 1 {
             max_id = max_id.max(bump::<BE>(e, id_at.0 as usize, 1, k));
@@ -158,7 +182,12 @@ fn rewrite_elems<const BE: bool, const K: usize>(
 /// Walks the raw type section `sec` record by record, as parsing does, rewriting each
 /// record in place; returns the number of records, or `None` where parsing would fail
 /// (a truncated record or an unknown kind), for the caller to report through the parser.
-fn shift_walk<const BE: bool>(sec: &mut [u8], by: By) -> Option<(u32, Seen)> {
+/// With `MARK`, every string offset the fields hold is marked in `used`.
+fn shift_walk<const BE: bool, const MARK: bool>(
+    sec: &mut [u8],
+    by: By,
+    used: &mut [u64],
+) -> Option<(u32, Seen)> {
     let mut seen = Seen::default();
     let (mut off, mut n) = (0usize, 0u32);
     while off < sec.len() {
@@ -167,7 +196,7 @@ fn shift_walk<const BE: bool>(sec: &mut [u8], by: By) -> Option<(u32, Seen)> {
         Kind::from_raw(kind)?;
         let (info_size, elem_size) = RECORD_PARTS[kind as usize];
         let size = 12 + info_size as usize + info::vlen(info) as usize * elem_size as usize;
-        rewrite_record::<BE>(sec.get_mut(off..off + size)?, info, by.k, by.l, &mut seen);
+        rewrite_record::<BE, MARK>(sec.get_mut(off..off + size)?, info, by, &mut seen, used);
         off += size;
         n += 1;
     }
@@ -184,8 +213,22 @@ pub(crate) struct By {
 /// [`shift_walk`] in byte order `order`.
 pub(crate) fn shift_raw_types(sec: &mut [u8], order: ByteOrder, by: By) -> Option<(u32, Seen)> {
     match order {
-        ByteOrder::Little => shift_walk::<false>(sec, by),
-        ByteOrder::Big => shift_walk::<true>(sec, by),
+        ByteOrder::Little => shift_walk::<false, false>(sec, by, &mut []),
+        ByteOrder::Big => shift_walk::<true, false>(sec, by, &mut []),
+    }
+}
+
+/// [`shift_raw_types`] that also marks, in `used`, every string offset the fields hold
+/// (bit 0 included), for the string map.
+pub(crate) fn shift_types_marking(
+    sec: &mut [u8],
+    order: ByteOrder,
+    by: By,
+    used: &mut [u64],
+) -> Option<(u32, Seen)> {
+    match order {
+        ByteOrder::Little => shift_walk::<false, true>(sec, by, used),
+        ByteOrder::Big => shift_walk::<true, true>(sec, by, used),
     }
 }
 
@@ -220,7 +263,7 @@ mod tests {
     use crate::kind::Kind;
     use crate::rebase::remap_record;
     use crate::rebase::shift::record_at;
-    use crate::rebase::shift::{shift_blob, shift_raw};
+    use crate::rebase::shift::{shift, shift_blob, shift_raw, shift_str_map};
     use crate::threads::set_max_threads;
 
     /// A standalone BTF of `n` records cycling through every kind, with ids and names
@@ -284,6 +327,22 @@ mod tests {
                 set_max_threads(0);
                 assert!(got == want, "{order:?}, {threads} threads");
             }
+            // The string map: every non-zero string field value, through the kind table.
+            let l = base.str_end();
+            let mut strs = std::collections::BTreeSet::new();
+            for &off in m.type_offsets() {
+                let (kind, vlen, rec) = record_at(m.type_section(), off, order).unwrap();
+                kind.for_each_field(vlen, false, |o| {
+                    strs.insert(order.u32_at(rec, o));
+                });
+            }
+            strs.remove(&0);
+            let want_map: Vec<(u32, u32)> = strs.into_iter().map(|s| (s, s + l)).collect();
+            assert_eq!(shift_str_map(&m, l), want_map);
+            let full = shift(&m, &base).unwrap();
+            assert!(full.btf == want);
+            assert_eq!(full.str_map, want_map);
+            assert_eq!(full.id_map.len(), m.nr_types() as usize + 1);
         }
     }
 

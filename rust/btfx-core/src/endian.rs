@@ -63,3 +63,58 @@ impl ByteOrder {
         }
     }
 }
+
+/// Byte-order specialised word reads and writes, for hot loops monomorphised per order
+/// (validation, shift rebase): [`Le`] and [`Be`].
+pub(crate) trait Rd: Sync {
+    fn word(b: [u8; 4]) -> u32;
+    fn bytes(v: u32) -> [u8; 4];
+
+    /// Word at byte `off` of `s` (0 past the end).
+    #[inline(always)]
+    fn u32(s: &[u8], off: usize) -> u32 {
+        match s.get(off..off.wrapping_add(4)) {
+            Some(&[a, b, c, d]) => Self::word([a, b, c, d]),
+            _ => 0,
+        }
+    }
+
+    /// Stores `v` at byte `off` of `s` (nothing past the end).
+    #[inline(always)]
+    fn set_u32(s: &mut [u8], off: usize, v: u32) {
+        if let Some(dst) = s.get_mut(off..off.wrapping_add(4)) {
+            dst.copy_from_slice(&Self::bytes(v));
+        }
+    }
+
+    /// Word `i` of a fixed-size chunk.
+    #[inline(always)]
+    fn at<const N: usize>(c: &[u8; N], i: usize) -> u32 {
+        Self::word([c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]])
+    }
+}
+
+pub(crate) struct Le;
+pub(crate) struct Be;
+
+impl Rd for Le {
+    #[inline(always)]
+    fn word(b: [u8; 4]) -> u32 {
+        u32::from_le_bytes(b)
+    }
+    #[inline(always)]
+    fn bytes(v: u32) -> [u8; 4] {
+        v.to_le_bytes()
+    }
+}
+
+impl Rd for Be {
+    #[inline(always)]
+    fn word(b: [u8; 4]) -> u32 {
+        u32::from_be_bytes(b)
+    }
+    #[inline(always)]
+    fn bytes(v: u32) -> [u8; 4] {
+        v.to_be_bytes()
+    }
+}

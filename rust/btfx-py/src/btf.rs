@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyIndexError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use crate::choice::one_of;
 use crate::errors::IntoPy;
 use crate::input::blob_from;
 use crate::typeview::PyType;
@@ -21,17 +22,9 @@ pub struct PyBtf {
 }
 
 pub(crate) fn parse_byteorder(byteorder: Option<&str>) -> PyResult<Option<ByteOrder>> {
-    Ok(match byteorder {
-        None => None,
-        Some("little") => Some(ByteOrder::Little),
-        Some("big") => Some(ByteOrder::Big),
-        Some("native") => Some(ByteOrder::NATIVE),
-        Some(other) => {
-            return Err(PyValueError::new_err(format!(
-                "byteorder must be 'little', 'big' or 'native', not {other:?}"
-            )))
-        }
-    })
+    let options =
+        [("little", ByteOrder::Little), ("big", ByteOrder::Big), ("native", ByteOrder::NATIVE)];
+    byteorder.map(|b| one_of("byteorder", b, &options)).transpose()
 }
 
 pub(crate) fn parse_kind(kind: Option<&str>) -> PyResult<Option<Kind>> {
@@ -151,15 +144,8 @@ impl PyBtf {
     /// the 2026 widened vlen encoding.
     #[pyo3(signature = (level="strict", wide=false))]
     fn validate(&self, py: Python<'_>, level: &str, wide: bool) -> PyResult<()> {
-        let level = match level {
-            "strict" => Level::Strict,
-            "module" => Level::Module,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "level must be 'strict' or 'module', not {other:?}"
-                )))
-            }
-        };
+        let level =
+            one_of("level", level, &[("strict", Level::Strict), ("module", Level::Module)])?;
         let inner = self.inner.clone();
         let opts = ValidateOptions { level, wide };
         py.detach(move || inner.validate(&opts)).py_err(py)
@@ -183,17 +169,13 @@ impl PyBtf {
     /// `"json"` as `bpftool -j` does.
     #[pyo3(signature = (format="raw"))]
     fn dump(&self, py: Python<'_>, format: &str) -> PyResult<String> {
+        let json = one_of("format", format, &[("raw", false), ("json", true)])?;
         let inner = self.inner.clone();
-        match format {
-            "raw" => {
-                let out = py.detach(move || btfx_core::dump::dump_raw_bytes(&inner));
-                Ok(String::from_utf8_lossy(&out).into_owned())
-            }
-            "json" => Ok(py.detach(move || btfx_core::dump::dump_json(&inner))),
-            other => {
-                Err(PyValueError::new_err(format!("format must be 'raw' or 'json', not {other:?}")))
-            }
+        if json {
+            return Ok(py.detach(move || btfx_core::dump::dump_json(&inner)));
         }
+        let out = py.detach(move || btfx_core::dump::dump_raw_bytes(&inner));
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// The raw dump as bytes (names that are not UTF-8 are kept as is).

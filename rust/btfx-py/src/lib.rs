@@ -4,6 +4,7 @@
 
 mod btf;
 mod btf_ids;
+mod choice;
 mod errors;
 mod input;
 mod module;

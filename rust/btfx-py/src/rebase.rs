@@ -15,11 +15,12 @@ use btfx_core::rebase::{
     Mode, Rebased,
 };
 use btfx_core::Btf;
-use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::btf::PyBtf;
+use crate::choice::one_of;
 use crate::errors::IntoPy;
 use crate::input::blob_from;
 
@@ -108,6 +109,7 @@ enum StrMapSource {
 
 /// `rebase`'s first argument: a parsed `Btf`, or bytes (raw BTF, or an ELF file or
 /// compressed module as `Btf.from_bytes` takes them).
+#[derive(Clone)]
 enum Standalone {
     Parsed(Arc<Btf>),
     Bytes(btfx_core::Blob),
@@ -126,13 +128,6 @@ impl Standalone {
         match self {
             Standalone::Parsed(m) => Ok(m.clone()),
             Standalone::Bytes(blob) => Ok(Arc::new(parse_any(blob.clone(), None)?)),
-        }
-    }
-
-    fn clone_ref(&self) -> Standalone {
-        match self {
-            Standalone::Parsed(m) => Standalone::Parsed(m.clone()),
-            Standalone::Bytes(b) => Standalone::Bytes(b.clone()),
         }
     }
 }
@@ -172,7 +167,7 @@ impl PyRebaseResult {
         let pairs = match &self.str_map {
             StrMapSource::Pairs(p) => p,
             StrMapSource::Shifted { input, by } => {
-                let (input, by) = (input.clone_ref(), *by);
+                let (input, by) = (input.clone(), *by);
                 shifted =
                     py.detach(move || input.parsed().map(|m| shift_str_map(&m, by))).py_err(py)?;
                 &shifted
@@ -245,7 +240,7 @@ pub fn rebase(
             };
             let bi = b.get().inner.clone();
             let (k, l) = (bi.last_id(), bi.str_end());
-            let work = input.clone_ref();
+            let work = input.clone();
             let (btf, n) = py
                 .detach(move || match work {
                     Standalone::Bytes(blob) if is_raw_btf((*blob).as_ref()) => {
@@ -275,13 +270,7 @@ pub fn rebase(
 
 /// `"dedup"` or `"shift"`.
 pub(crate) fn parse_mode(mode: &str) -> PyResult<Mode> {
-    match mode {
-        "dedup" => Ok(Mode::Dedup),
-        "shift" => Ok(Mode::Shift),
-        other => {
-            Err(PyValueError::new_err(format!("mode must be 'dedup' or 'shift', not {other:?}")))
-        }
-    }
+    one_of("mode", mode, &[("dedup", Mode::Dedup), ("shift", Mode::Shift)])
 }
 
 /// Re-parses `btf` on `base` when it was parsed without one.

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::btf::PyBtf;
+use crate::choice::one_of;
 use crate::errors::{to_pyerr, IntoPy};
 use crate::module::compression_from;
 use crate::rebase::{parse_mode, PyBaseIndex, PyBaseMap};
@@ -55,20 +56,12 @@ fn options(
     compression: Option<&str>,
 ) -> PyResult<Options> {
     let mode = parse_mode(mode)?;
-    let fix_btf_ids = match btf_ids {
-        "fix" => true,
-        "keep" => false,
-        m => return Err(PyValueError::new_err(format!("btf_ids must be fix or keep, not {m:?}"))),
-    };
-    let signature = match signature {
-        "strip" => SignaturePolicy::Strip,
-        "keep" => SignaturePolicy::Keep,
-        m => {
-            return Err(PyValueError::new_err(format!(
-                "signature must be strip or keep, not {m:?}"
-            )))
-        }
-    };
+    let fix_btf_ids = one_of("btf_ids", btf_ids, &[("fix", true), ("keep", false)])?;
+    let signature = one_of(
+        "signature",
+        signature,
+        &[("strip", SignaturePolicy::Strip), ("keep", SignaturePolicy::Keep)],
+    )?;
     let compression = compression.map(compression_from).transpose()?;
     Ok(Options { mode, fix_btf_ids, signature, compression })
 }

@@ -63,14 +63,9 @@ pub(crate) fn record_at(sec: &[u8], off: u32, order: ByteOrder) -> Option<(Kind,
     Some((kind, vlen, rec))
 }
 
-/// Checks the limits of shifting `m` past `base` (docs/rebase.md §1): the ids and string
-/// offsets it would reach, and that both have one byte order.
-fn check_fits(m: &Btf, base: &Btf) -> Result<()> {
-    if m.is_split() {
-        return Err(Error::rebase(None, "BTF is split, not standalone: detach it first"));
-    }
-    let (k, l) = (base.last_id(), base.str_end());
-    let (n, s) = (m.nr_types(), m.header().str_len);
+/// Checks the limits of shifting `n` types and an `s`-byte string section past `k`
+/// base types and `l` base string bytes (docs/rebase.md §1).
+fn check_limits(k: u32, l: u32, n: u32, s: u32) -> Result<()> {
     if u64::from(k) + u64::from(n) > u64::from(limits::MAX_TYPE_ID) {
         return Err(Error::rebase(
             None,
@@ -86,31 +81,55 @@ fn check_fits(m: &Btf, base: &Btf) -> Result<()> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Checks what shifting `m` past `base` needs before the pass: `m` has no base, fits
+/// the limits, and has the base's byte order.
+fn check_fits(m: &Btf, base: &Btf) -> Result<()> {
+    if m.is_split() {
+        return Err(Error::rebase(None, "BTF is split, not standalone: detach it first"));
+    }
+    check_limits(base.last_id(), base.str_end(), m.nr_types(), m.header().str_len)?;
     if m.byte_order() != base.byte_order() {
         return Err(Error::rebase(None, "standalone BTF and base differ in byte order"));
     }
     Ok(())
 }
 
-/// The shifted blob of standalone `m` on `base`: the input with every non-zero id
-/// `x → x + K` and every non-zero string offset `s → s + L`, same size and layout.
-/// Input that is not standalone is rejected with the first offending type.
-pub fn shift_blob(m: &Btf, base: &Btf) -> Result<Vec<u8>> {
+/// Where the type section lies in a blob with header `h`.
+fn types_range(h: &Header) -> std::ops::Range<usize> {
+    let at = (h.hdr_len + h.type_off) as usize;
+    at..at + h.type_len as usize
+}
+
+/// The shifted copy of parsed standalone `m`; with `used`, also marks the string
+/// offsets its fields hold (one thread then).
+fn shift_copy(m: &Btf, base: &Btf, used: Option<&mut [u64]>) -> Result<Vec<u8>> {
     check_fits(m, base)?;
-    let (k, l) = (base.last_id(), base.str_end());
+    let by = By { k: base.last_id(), l: base.str_end() };
     let mut out = m.raw().to_vec();
-    let h = m.header();
-    let types_at = (h.hdr_len + h.type_off) as usize;
-    let Some(sec) = out.get_mut(types_at..types_at + h.type_len as usize) else {
+    let Some(sec) = out.get_mut(types_range(m.header())) else {
         return Err(Error::rebase(None, "type section outside the blob"));
     };
-    let seen = shift_types(sec, m.type_offsets(), m.byte_order(), By { k, l });
-    let s = h.str_len;
-    if seen.max_id > m.nr_types() || (seen.max_str != 0 && seen.max_str >= s) {
+    let order = m.byte_order();
+    let seen = match used {
+        None => Some(shift_types(sec, m.type_offsets(), order, by)),
+        Some(used) => shift_types_marking(sec, order, by, used).map(|(_, seen)| seen),
+    };
+    if !seen.is_some_and(|s| s.is_standalone(m.nr_types(), m.header().str_len)) {
+        // The first offending type, for the error.
         check_standalone(m)?;
         return Err(Error::rebase(None, "not standalone"));
     }
     Ok(out)
+}
+
+/// The shifted blob of standalone `m` on `base`: the input with every non-zero id
+/// `x → x + K` and every non-zero string offset `s → s + L`, same size and layout.
+/// Input that is not standalone is rejected with the first offending type.
+pub fn shift_blob(m: &Btf, base: &Btf) -> Result<Vec<u8>> {
+    shift_copy(m, base, None)
 }
 
 /// [`shift_blob`] of raw standalone BTF `raw`, in one pass that finds the records and
@@ -128,19 +147,14 @@ pub fn shift_raw(raw: &[u8], base: &Btf) -> Result<(Vec<u8>, u32)> {
 /// The one-pass shift, or `None` for any input [`shift_raw`] must reject.
 fn shift_raw_fast(raw: &[u8], base: &Btf) -> Option<(Vec<u8>, u32)> {
     let (h, order) = Header::parse(raw, false).ok()?;
-    let (k, l) = (base.last_id(), base.str_end());
-    let s = h.str_len;
-    let fits_str = s == 0 || u64::from(l) + u64::from(s) - 1 <= u64::from(limits::MAX_NAME_OFFSET);
-    if order != base.byte_order() || !fits_str {
+    if order != base.byte_order() {
         return None;
     }
-    let types_at = (h.hdr_len + h.type_off) as usize;
+    let (k, l) = (base.last_id(), base.str_end());
     let mut out = raw.to_vec();
-    let sec = out.get_mut(types_at..types_at + h.type_len as usize)?;
-    let (n, seen) = shift_raw_types(sec, order, By { k, l })?;
-    let fits_ids = u64::from(k) + u64::from(n) <= u64::from(limits::MAX_TYPE_ID);
-    let standalone = seen.max_id <= n && (seen.max_str == 0 || seen.max_str < s);
-    (fits_ids && standalone).then_some((out, n))
+    let (n, seen) = shift_raw_types(out.get_mut(types_range(&h))?, order, By { k, l })?;
+    let ok = check_limits(k, l, n, h.str_len).is_ok() && seen.is_standalone(n, h.str_len);
+    ok.then_some((out, n))
 }
 
 /// The id map of a shift by `k` of `n` types: `0 → 0`, `x → x + k`.
@@ -178,24 +192,11 @@ fn str_pairs(mut used: Vec<u64>, l: u32) -> Vec<(u32, u32)> {
 /// Shift-rebases standalone `m` onto `base`: the blob, the id map and the string map
 /// (one walk that rewrites and marks the strings used).
 pub fn shift(m: &Btf, base: &Btf) -> Result<Rebased> {
-    check_fits(m, base)?;
-    let by = By { k: base.last_id(), l: base.str_end() };
-    let mut out = m.raw().to_vec();
-    let h = m.header();
-    let types_at = (h.hdr_len + h.type_off) as usize;
-    let mut used = vec![0u64; (h.str_len as usize).div_ceil(64)];
-    let sec = out.get_mut(types_at..types_at + h.type_len as usize).unwrap_or_default();
-    let seen = shift_types_marking(sec, m.byte_order(), by, &mut used).map(|(_, seen)| seen);
-    let standalone =
-        seen.is_some_and(|s| s.max_id <= m.nr_types() && (s.max_str == 0 || s.max_str < h.str_len));
-    if !standalone {
-        // The first offending type for the error, as `shift_blob` reports it.
-        check_standalone(m)?;
-        return Err(Error::rebase(None, "not standalone"));
-    }
+    let mut used = vec![0u64; (m.header().str_len as usize).div_ceil(64)];
+    let btf = shift_copy(m, base, Some(&mut used))?;
     Ok(Rebased {
-        btf: out,
-        id_map: shift_id_map(m.nr_types(), by.k),
-        str_map: str_pairs(used, by.l),
+        btf,
+        id_map: shift_id_map(m.nr_types(), base.last_id()),
+        str_map: str_pairs(used, base.str_end()),
     })
 }

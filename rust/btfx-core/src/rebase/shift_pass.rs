@@ -4,7 +4,7 @@
 //! flattened per kind so that the loop needs no per-field branches. Large inputs run in
 //! two halves on two threads ([`crate::threads`]).
 
-use crate::endian::ByteOrder;
+use crate::endian::{Be, ByteOrder, Le, Rd};
 use crate::kind::{info, Kind, SizeWord, LAYOUT_TABLE, RECORD_PARTS};
 use crate::threads::{join2, max_threads};
 
@@ -62,40 +62,24 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// Whether the input was standalone: ids within its `n` types, string offsets
+    /// within its `s`-byte string section (0 is always allowed).
+    pub fn is_standalone(self, n: u32, s: u32) -> bool {
+        self.max_id <= n && (self.max_str == 0 || self.max_str < s)
+    }
+
     fn merge(self, o: Seen) -> Seen {
         Seen { max_id: self.max_id.max(o.max_id), max_str: self.max_str.max(o.max_str) }
-    }
-}
-
-#[inline(always)]
-fn load<const BE: bool>(b: &[u8], o: usize) -> u32 {
-    match b.get(o..o + 4) {
-        Some(w) => {
-            let w = [w[0], w[1], w[2], w[3]];
-            if BE {
-                u32::from_be_bytes(w)
-            } else {
-                u32::from_le_bytes(w)
-            }
-        }
-        None => 0,
-    }
-}
-
-#[inline(always)]
-fn store<const BE: bool>(b: &mut [u8], o: usize, v: u32) {
-    if let Some(dst) = b.get_mut(o..o + 4) {
-        dst.copy_from_slice(&if BE { v.to_be_bytes() } else { v.to_le_bytes() });
     }
 }
 
 /// Adds `by` to the word at `o` when it is a field (`on == 1`) and not 0 (void, no
 /// name); returns the field's value (0 when `on == 0`).
 #[inline(always)]
-fn bump<const BE: bool>(b: &mut [u8], o: usize, on: u32, by: u32) -> u32 {
-    let w = load::<BE>(b, o);
+fn bump<E: Rd>(b: &mut [u8], o: usize, on: u32, by: u32) -> u32 {
+    let w = E::u32(b, o);
     let v = w * on;
-    store::<BE>(b, o, w.wrapping_add(if v != 0 { by } else { 0 }));
+    E::set_u32(b, o, w.wrapping_add(if v != 0 { by } else { 0 }));
     v
 }
 
@@ -110,7 +94,7 @@ fn mark(used: &mut [u64], v: u32) {
 /// Rewrites, in `rec`, the fields of one record whose info word is `info`; with `MARK`,
 /// also marks its string offsets in `used`.
 #[inline(always)]
-fn rewrite_record<const BE: bool, const MARK: bool>(
+fn rewrite_record<E: Rd, const MARK: bool>(
     rec: &mut [u8],
     info: u32,
     by: By,
@@ -120,13 +104,13 @@ fn rewrite_record<const BE: bool, const MARK: bool>(
     let (k, l) = (by.k, by.l);
     let kind = info::kind(info) as usize;
     let sh = &SHAPES[kind];
-    let mut max_str = bump::<BE>(rec, 0, 1, l);
+    let mut max_str = bump::<E>(rec, 0, 1, l);
     if MARK {
         mark(used, max_str);
     }
-    let mut max_id = bump::<BE>(rec, 8, sh.type_word, k);
+    let mut max_id = bump::<E>(rec, 8, sh.type_word, k);
     for &o in sh.info_ids {
-        max_id = max_id.max(bump::<BE>(rec, 12 + o as usize, 1, k));
+        max_id = max_id.max(bump::<E>(rec, 12 + o as usize, 1, k));
     }
     if sh.elem_fields {
         let at = 12 + RECORD_PARTS[kind].0 as usize;
@@ -135,7 +119,7 @@ fn rewrite_record<const BE: bool, const MARK: bool>(
         macro_rules! by_kind {
             ($($k:literal)*) => {
                 match kind {
-                    $($k => m = rewrite_elems::<BE, MARK, $k>(elems, by, m, used),)*
+                    $($k => m = rewrite_elems::<E, MARK, $k>(elems, by, m, used),)*
                     _ => {}
                 }
             };
@@ -151,7 +135,7 @@ fn rewrite_record<const BE: bool, const MARK: bool>(
 /// read from `LAYOUT_TABLE[K]` at compile time; returns the running `(max id, max
 /// string offset)`.
 #[inline(always)]
-fn rewrite_elems<const BE: bool, const MARK: bool, const K: usize>(
+fn rewrite_elems<E: Rd, const MARK: bool, const K: usize>(
     elems: &mut [u8],
     by: By,
     (mut max_id, mut max_str): (u32, u32),
@@ -166,14 +150,14 @@ fn rewrite_elems<const BE: bool, const MARK: bool, const K: usize>(
     }
     for e in elems.chunks_exact_mut(esz) {
         if str_at.1 == 1 {
-            let s = bump::<BE>(e, str_at.0 as usize, 1, l);
+            let s = bump::<E>(e, str_at.0 as usize, 1, l);
             if MARK {
                 mark(used, s);
             }
             max_str = max_str.max(s);
         }
         if id_at.1 == 1 {
-            max_id = max_id.max(bump::<BE>(e, id_at.0 as usize, 1, k));
+            max_id = max_id.max(bump::<E>(e, id_at.0 as usize, 1, k));
         }
     }
     (max_id, max_str)
@@ -183,7 +167,7 @@ fn rewrite_elems<const BE: bool, const MARK: bool, const K: usize>(
 /// record in place; returns the number of records, or `None` where parsing would fail
 /// (a truncated record or an unknown kind), for the caller to report through the parser.
 /// With `MARK`, every string offset the fields hold is marked in `used`.
-fn shift_walk<const BE: bool, const MARK: bool>(
+fn shift_walk<E: Rd, const MARK: bool>(
     sec: &mut [u8],
     by: By,
     used: &mut [u64],
@@ -191,12 +175,12 @@ fn shift_walk<const BE: bool, const MARK: bool>(
     let mut seen = Seen::default();
     let (mut off, mut n) = (0usize, 0u32);
     while off < sec.len() {
-        let info = load::<BE>(sec.get(off..off + 12)?, 4);
+        let info = E::u32(sec.get(off..off + 12)?, 4);
         let kind = info::kind(info);
         Kind::from_raw(kind)?;
         let (info_size, elem_size) = RECORD_PARTS[kind as usize];
         let size = 12 + info_size as usize + info::vlen(info) as usize * elem_size as usize;
-        rewrite_record::<BE, MARK>(sec.get_mut(off..off + size)?, info, by, &mut seen, used);
+        rewrite_record::<E, MARK>(sec.get_mut(off..off + size)?, info, by, &mut seen, used);
         off += size;
         n += 1;
     }
@@ -213,8 +197,8 @@ pub(crate) struct By {
 /// [`shift_walk`] in byte order `order`.
 pub(crate) fn shift_raw_types(sec: &mut [u8], order: ByteOrder, by: By) -> Option<(u32, Seen)> {
     match order {
-        ByteOrder::Little => shift_walk::<false, false>(sec, by, &mut []),
-        ByteOrder::Big => shift_walk::<true, false>(sec, by, &mut []),
+        ByteOrder::Little => shift_walk::<Le, false>(sec, by, &mut []),
+        ByteOrder::Big => shift_walk::<Be, false>(sec, by, &mut []),
     }
 }
 
@@ -227,8 +211,8 @@ pub(crate) fn shift_types_marking(
     used: &mut [u64],
 ) -> Option<(u32, Seen)> {
     match order {
-        ByteOrder::Little => shift_walk::<false, true>(sec, by, used),
-        ByteOrder::Big => shift_walk::<true, true>(sec, by, used),
+        ByteOrder::Little => shift_walk::<Le, true>(sec, by, used),
+        ByteOrder::Big => shift_walk::<Be, true>(sec, by, used),
     }
 }
 

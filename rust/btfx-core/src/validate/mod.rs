@@ -81,39 +81,7 @@ fn validate_on(btf: &Btf, opts: &ValidateOptions, threads: usize) -> Result<()> 
     }
 }
 
-/// Byte-order specialised word reads (monomorphised to keep the hot loops branch-free).
-trait Rd: Sync {
-    fn word(b: [u8; 4]) -> u32;
-
-    /// Word at byte `off` of `s` (0 past the end).
-    #[inline(always)]
-    fn u32(s: &[u8], off: usize) -> u32 {
-        match s.get(off..off.wrapping_add(4)) {
-            Some(&[a, b, c, d]) => Self::word([a, b, c, d]),
-            _ => 0,
-        }
-    }
-
-    /// Word `i` of a fixed-size chunk.
-    #[inline(always)]
-    fn at<const N: usize>(c: &[u8; N], i: usize) -> u32 {
-        Self::word([c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]])
-    }
-}
-struct Le;
-struct Be;
-impl Rd for Le {
-    #[inline(always)]
-    fn word(b: [u8; 4]) -> u32 {
-        u32::from_le_bytes(b)
-    }
-}
-impl Rd for Be {
-    #[inline(always)]
-    fn word(b: [u8; 4]) -> u32 {
-        u32::from_be_bytes(b)
-    }
-}
+use crate::endian::{Be, Le, Rd};
 
 /// Raw kind numbers (uapi `BTF_KIND_*`); the hot loops match on these directly.
 mod k {

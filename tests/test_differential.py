@@ -250,6 +250,42 @@ BOUNDARIES = {
         ),
         {},
     ),
+    # R5: a FUNC's type must be the FUNC_PROTO itself, not a typedef of one (the typedef
+    # alone is fine); both orders of the records
+    "func_via_typedef": (
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.FUNC_PROTO, None, 0),
+                    btfgen.T(btfgen.TYPEDEF, "fn_t", 2),
+                    btfgen.T(btfgen.FUNC, "f", 3),
+                ]
+            )
+        ),
+        {"strict": (V, 4)},
+    ),
+    "func_via_typedef_forward": (
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.FUNC, "f", 3),
+                    btfgen.T(btfgen.TYPEDEF, "fn_t", 4),
+                    btfgen.T(btfgen.FUNC_PROTO, None, 0),
+                ]
+            )
+        ),
+        {"strict": (V, 2)},
+    ),
+    "typedef_of_func_proto": (
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [_INT, btfgen.T(btfgen.FUNC_PROTO, None, 0), btfgen.T(btfgen.TYPEDEF, "fn_t", 2)]
+            )
+        ),
+        {},
+    ),
     # H6/H7: a longer header with a zero tail is fine
     "hdr_len_40": (lambda: btfgen.serialize(btfgen.Model([_INT], hdr_len=40)), {}),
     # G1: the last string offset must stay <= 0xFFFFFF

@@ -1,195 +1,97 @@
 //! Phase 1: `btf_check_all_metas` → `btf_check_meta` → per-kind `*_check_meta`.
 //!
-//! The only pass that decodes the type section. For strict validation it also records
-//! what phase 3 needs: the by-value edges of every type ([`Validator::edges`]) and a
-//! per-type resolve byte ([`Validator::res`]: the raw kind plus [`RES_FLAG`] for regular
-//! INTs and for FUNC_PROTOs whose parameters pass R5).
+//! Per record only: nothing here looks at another type. Strict validation's by-value
+//! edges and resolve bytes come from a separate walk ([`super::graph`]), which may run
+//! on a second thread at the same time.
 
 use std::ops::Range;
 
 use super::*;
 
-/// In a resolve byte: an INT that is regular (R4), a FUNC_PROTO whose parameters pass R5.
-pub(super) const RES_FLAG: u8 = 0x20;
-
 /// The fields of one record, decoded once.
-struct Rec<'s> {
-    kind: u8,
-    vlen: u32,
-    kflag: bool,
-    name_off: u32,
+pub(super) struct Rec<'s> {
+    pub(super) kind: u8,
+    pub(super) vlen: u32,
+    pub(super) kflag: bool,
+    pub(super) name_off: u32,
     /// The size / type word.
-    w8: u32,
+    pub(super) w8: u32,
     /// The bytes after the 12-byte head (kind-specific data and vlen elements).
-    body: &'s [u8],
+    pub(super) body: &'s [u8],
 }
 
-/// What phase 1 produces for a range of own types (see [`Validator`] fields).
-struct Part {
-    edges: Vec<u32>,
-    /// Start of each type's edges in `edges`, plus the end.
-    first: Vec<u32>,
-    r1_ref: u32,
-    /// The lowest failing id of the range and its message.
-    error: Option<(u32, String)>,
-}
+/// The first failing own type (index from `start_id`) and its message.
+pub(super) type Failure = Option<(u32, String)>;
 
 impl<'a, E: Rd> Validator<'a, E> {
-    pub(super) fn phase1(&mut self, strict: bool) -> Result<()> {
-        let n = self.btf.nr_types() as usize;
-        let mut st = vec![0u8; n];
-        let mut res = if strict { vec![0u8; n] } else { Vec::new() };
-        let parts = if super::threads::split(n, self.threads) {
-            // Two halves of the ids, one per thread; the lower half's error wins.
-            let mid = n / 2;
-            let (st_lo, st_hi) = st.split_at_mut(mid);
-            let (res_lo, res_hi) = res.split_at_mut(if strict { mid } else { 0 });
-            let this = &*self;
-            let (lo, hi) = super::threads::join2(
-                || this.phase1_part(strict, 0..mid, st_lo, res_lo),
-                || this.phase1_part(strict, mid..n, st_hi, res_hi),
-            );
-            vec![lo, hi.unwrap_or_else(|| Part::failed(mid, "internal error"))]
-        } else {
-            vec![self.phase1_part(strict, 0..n, &mut st, &mut res)]
-        };
-        let mut parts = parts.into_iter();
-        let mut all = parts.next().unwrap_or_else(|| Part::failed(0, "internal error"));
-        for p in parts {
-            if all.error.is_none() {
-                all.error = p.error;
-            }
-            all.r1_ref = all.r1_ref.min(p.r1_ref);
-            let base = all.edges.len() as u32;
-            all.first.pop();
-            all.first.extend(p.first.iter().map(|f| f + base));
-            all.edges.extend_from_slice(&p.edges);
+    /// Phase 1 over all own types on at most `threads` threads. `st` is empty or has
+    /// one byte per own type, which receives the type's raw kind.
+    pub(super) fn meta_all(&self, st: &mut [u8], threads: usize) -> Failure {
+        let n = self.st_len();
+        if !super::threads::split(n, threads) {
+            return self.meta_range(0..n, st);
         }
-        if let Some((i, msg)) = all.error {
-            return Err(self.err(self.start_id + i, msg));
-        }
-        self.st = st;
-        self.res = res;
-        self.edges = all.edges;
-        self.first = all.first;
-        self.r1_ref = all.r1_ref;
-        Ok(())
+        // Two halves of the ids, one per thread; the lower half's error wins.
+        let mid = n / 2;
+        let (st_lo, st_hi) = st.split_at_mut(mid.min(st.len()));
+        let (lo, hi) = super::threads::join2(
+            || self.meta_range(0..mid, st_lo),
+            || self.meta_range(mid..n, st_hi),
+        );
+        lo.or(hi.unwrap_or_else(|| Some((mid as u32, "internal error".into()))))
     }
 
     /// Number of own types.
-    fn st_len(&self) -> usize {
+    pub(super) fn st_len(&self) -> usize {
         self.btf.nr_types() as usize
     }
 
-    fn phase1_part(&self, strict: bool, ids: Range<usize>, st: &mut [u8], res: &mut [u8]) -> Part {
-        if strict {
-            self.phase1_range::<true>(ids, st, res)
-        } else {
-            self.phase1_range::<false>(ids, st, res)
-        }
-    }
-
-    /// Phase 1 for own type indexes `ids`; `st` and `res` are their slices. `S`: also
-    /// collect the phase 3 data.
-    fn phase1_range<const S: bool>(
-        &self,
-        ids: Range<usize>,
-        st: &mut [u8],
-        res: &mut [u8],
-    ) -> Part {
-        let sec = self.sec;
-        let n = ids.len();
-        let mut part = Part { edges: Vec::new(), first: Vec::new(), r1_ref: u32::MAX, error: None };
-        let (edges, first) = (&mut part.edges, &mut part.first);
-        if S {
-            // Kernel BTF has about two by-value edges per type. The first part gets room
-            // for all parts: the others are appended to it.
-            let all = if ids.start == 0 { self.st_len() } else { n };
-            edges.reserve(2 * all + 16);
-            first.reserve(all + 1);
-        }
-        let start_id = self.start_id + ids.start as u32;
-        let mut off = self.btf.type_offset(start_id).unwrap_or(u32::MAX) as usize;
-        for i in 0..n {
-            let id = start_id + i as u32;
-            let head = sec.get(off..).and_then(|r| r.first_chunk::<12>());
-            let inf = head.map_or(0, |h| E::at(h, 1));
-            let kind = info::kind(inf) as usize;
-            let Some(head) = head.filter(|_| kind != 0 && kind < INFO_SIZE.len()) else {
+    /// Phase 1 for own type indexes `ids`; `st` is empty or their slice of kinds.
+    fn meta_range(&self, ids: Range<usize>, st: &mut [u8]) -> Failure {
+        // Record offsets from the parser's index, not from the previous record's
+        // length: records then do not wait on each other.
+        let offsets = self.btf.type_offsets().get(ids.clone()).unwrap_or(&[]);
+        for (i, &off) in offsets.iter().enumerate() {
+            let Some((r, _)) = self.decode(off as usize) else {
                 // Unreachable after parsing (T2); never panic anyway.
-                return Part::failed(ids.start + i, format!("Unknown kind {kind}"));
-            };
-            let vlen = info::vlen(inf);
-            let len = 12 + INFO_SIZE[kind] as usize + vlen as usize * ELEM_SIZE[kind] as usize;
-            let r = Rec {
-                kind: kind as u8,
-                vlen,
-                kflag: info::kflag(inf),
-                name_off: E::at(head, 0),
-                w8: E::at(head, 2),
-                body: sec.get(off + 12..off + len).unwrap_or(&[]),
+                return Some(((ids.start + i) as u32, "Unknown kind".into()));
             };
             if let Some(s) = st.get_mut(i) {
-                *s = kind as u8;
+                *s = r.kind;
             }
-            if S {
-                first.push(edges.len() as u32);
+            if let Some(msg) = self.check_meta(&r) {
+                return Some(((ids.start + i) as u32, msg));
             }
-            if let Some(msg) = self.check_meta::<S>(&r, edges) {
-                part.error = Some(((ids.start + i) as u32, msg));
-                return part;
-            }
-            if S {
-                let rb = if is_mod(r.kind) {
-                    // Own targets: filled when the DFS finishes the modifier.
-                    if self.own(r.w8) {
-                        r.kind
-                    } else {
-                        self.walk_res(r.w8)
-                    }
-                } else {
-                    r.kind | self.res_flag(&r)
-                };
-                if let Some(x) = res.get_mut(i) {
-                    *x = rb;
-                }
-                if matches!(r.kind, k::PTR | k::FWD) && r.w8 > self.last_id && part.r1_ref > id {
-                    part.r1_ref = id;
-                }
-            }
-            off += len;
         }
-        if S {
-            first.push(edges.len() as u32);
-        }
-        part
+        None
     }
 
-    /// [`RES_FLAG`] if the record is a regular INT or a FUNC_PROTO passing R5.
+    /// The record at type-section offset `off` and its length in bytes.
     #[inline(always)]
-    fn res_flag(&self, r: &Rec) -> u8 {
-        let ok = match r.kind {
-            // R4: `btf_type_int_is_regular` (the size word is not consulted).
-            k::INT => {
-                let data = r.body.first_chunk::<4>().map_or(0, |c| E::at(c, 0));
-                let bits = data & 0xff;
-                (data >> 16) & 0xff == 0 && bits % 8 == 0 && matches!(bits / 8, 1 | 2 | 4 | 8)
-            }
-            // R5: every param has a name and a type, except a final `{0, 0}` (varargs).
-            k::FUNC_PROTO => proto_args_bad::<E>(r.body).is_none(),
-            _ => false,
+    pub(super) fn decode(&self, off: usize) -> Option<(Rec<'a>, usize)> {
+        let sec = self.sec;
+        let head = sec.get(off..).and_then(|r| r.first_chunk::<12>())?;
+        let inf = E::at(head, 1);
+        let kind = info::kind(inf) as usize;
+        if kind == 0 || kind >= INFO_SIZE.len() {
+            return None;
+        }
+        let vlen = info::vlen(inf);
+        let len = 12 + INFO_SIZE[kind] as usize + vlen as usize * ELEM_SIZE[kind] as usize;
+        let r = Rec {
+            kind: kind as u8,
+            vlen,
+            kflag: info::kflag(inf),
+            name_off: E::at(head, 0),
+            w8: E::at(head, 2),
+            body: sec.get(off + 12..off + len).unwrap_or(&[]),
         };
-        if ok {
-            RES_FLAG
-        } else {
-            0
-        }
+        Some((r, len))
     }
 
-    /// One record's meta rules; `Some(message)` on failure. With `S`, appends the
-    /// record's by-value edges to `edges` (whatever it pushes on failure is dropped).
+    /// One record's meta rules; `Some(message)` on failure.
     #[inline(always)]
-    fn check_meta<const S: bool>(&self, r: &Rec, edges: &mut Vec<u32>) -> Msg {
+    fn check_meta(&self, r: &Rec) -> Msg {
         let (kind, vlen, kflag, name_off, w8) = (r.kind, r.vlen, r.kflag, r.name_off, r.w8);
 
         // `btf_check_meta`: "Invalid btf_info" (classic BTF_INFO_MASK) / "Invalid name_offset".
@@ -211,9 +113,6 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if kflag {
                     return fail("Invalid btf_info kind_flag");
                 }
-                if S {
-                    edges.push(w8);
-                }
                 None
             }
             k::FUNC_PROTO => {
@@ -224,21 +123,13 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if kflag {
                     return fail("Invalid btf_info kind_flag");
                 }
-                if S {
-                    edges.push(w8);
-                    edges.extend(r.body.chunks_exact(8).map(|p| E::u32(p, 4)));
-                }
                 None
             }
             k::PTR | k::CONST | k::VOLATILE | k::RESTRICT | k::TYPEDEF | k::TYPE_TAG => {
-                let msg = self.ref_meta(kind, vlen, kflag, name_off, w8);
-                if S && kind != k::PTR {
-                    edges.push(w8);
-                }
-                msg
+                self.ref_meta(kind, vlen, kflag, name_off, w8)
             }
-            k::STRUCT | k::UNION => self.struct_meta::<S>(r, edges),
-            _ => self.other_meta::<S>(r, edges),
+            k::STRUCT | k::UNION => self.struct_meta(r),
+            _ => self.other_meta(r),
         }
     }
 
@@ -267,7 +158,7 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// btf_struct_check_meta
     #[inline(always)]
-    fn struct_meta<const S: bool>(&self, r: &Rec, edges: &mut Vec<u32>) -> Msg {
+    fn struct_meta(&self, r: &Rec) -> Msg {
         if r.name_off != 0 && !self.ident(r.name_off) {
             return fail("Invalid name");
         }
@@ -296,15 +187,12 @@ impl<'a, E: Rd> Validator<'a, E> {
                 return Some(format!("member #{j}: Member bits_offset exceeds its struct size"));
             }
             last = bitoff;
-            if S {
-                edges.push(m_type);
-            }
         }
         None
     }
 
     /// The remaining kinds' meta rules.
-    fn other_meta<const S: bool>(&self, r: &Rec, edges: &mut Vec<u32>) -> Msg {
+    fn other_meta(&self, r: &Rec) -> Msg {
         let (kind, vlen, kflag, name_off, w8) = (r.kind, r.vlen, r.kflag, r.name_off, r.w8);
         let valid_id = |id: u32| id != 0 && id <= MAX_TYPE_ID;
         // Word `j` of the kind-specific data after the head.
@@ -365,10 +253,6 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if !valid_id(data(1)) {
                     return fail("Invalid index");
                 }
-                if S {
-                    edges.push(data(0));
-                    edges.push(data(1));
-                }
             }
             // btf_enum_check_meta / btf_enum64_check_meta
             k::ENUM | k::ENUM64 => {
@@ -406,9 +290,6 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if data(0) > 1 {
                     return fail("Linkage not supported");
                 }
-                if S {
-                    edges.push(w8);
-                }
             }
             // btf_datasec_check_meta
             k::DATASEC => {
@@ -442,9 +323,6 @@ impl<'a, E: Rd> Validator<'a, E> {
                         return Some(format!("secinfo #{j}: Invalid offset+size"));
                     }
                     sum += v_size;
-                    if S {
-                        edges.push(v_type);
-                    }
                 }
                 if sum > size {
                     return fail("Invalid btf_info size");
@@ -473,9 +351,6 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if (data(0) as i32) < -1 {
                     return fail("Invalid component_idx");
                 }
-                if S {
-                    edges.push(w8);
-                }
             }
             _ => return Some(format!("Unknown kind {kind}")),
         }
@@ -483,30 +358,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 }
 
-impl Part {
-    #[cold]
-    fn failed(i: usize, msg: impl Into<String>) -> Part {
-        Part {
-            edges: Vec::new(),
-            first: Vec::new(),
-            r1_ref: u32::MAX,
-            error: Some((i as u32, msg.into())),
-        }
-    }
-}
-
-/// R5 (`btf_func_check`) on a FUNC_PROTO's parameter array: the 0-based index of the
-/// first bad parameter (each needs a name and a type, except a final `{0, 0}`).
-pub(super) fn proto_args_bad<E: Rd>(params: &[u8]) -> Option<usize> {
-    let nargs = params.len() / 8;
-    chunks::<8>(params).enumerate().position(|(j, p)| {
-        let (name, ty) = (E::at(p, 0), E::at(p, 1));
-        (name == 0 || ty == 0) && !(j + 1 == nargs && name == 0 && ty == 0)
-    })
-}
-
 /// `b` as consecutive `N`-byte elements (a trailing partial one is ignored).
 #[inline(always)]
-fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = &[u8; N]> {
+pub(super) fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = &[u8; N]> {
     b.chunks_exact(N).filter_map(|c| c.try_into().ok())
 }

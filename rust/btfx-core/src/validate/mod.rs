@@ -5,15 +5,18 @@
 //! 3 (resolve, `btf_check_all_types`). Within a phase the lowest failing own type id is
 //! reported. Base types of split BTF are trusted and never checked.
 //!
-//! The type section is decoded once, in phase 1 ([`meta`]), which keeps one state byte
-//! per own type and, for strict validation, a flat array of by-value edges with a
-//! per-type start index; phase 3 ([`resolve`]) then works on those arrays only. Nothing
-//! recurses: phase 3 is one iterative depth-first search, linear in the number of edges,
-//! that finishes a type without the stack when all its edges lead to finished types.
-//! Identifier names are looked up in a bitmap of the own string section built in one
-//! linear pass ([`idents`]), others are checked 16 bytes at a time ([`names`]). For
-//! large inputs, phase 1 and the bitmap run on two threads ([`threads`]).
+//! Phase 1 ([`meta`]) checks each record on its own. Strict validation also walks the
+//! type section once more ([`graph`]), on a second thread for large inputs: it keeps
+//! one state byte and one resolve byte per own type, runs the phase 3 checks at once
+//! for every type whose edges all lead to finished lower ids (most of kernel BTF), and
+//! keeps a flat array of by-value edges for the rest. Phase 3 ([`resolve`]) then works
+//! on those arrays only. Nothing recurses: phase 3 is one iterative depth-first search,
+//! linear in the number of edges. Identifier names are looked up in a bitmap of the own
+//! string section built in one linear pass ([`idents`]), others are checked 16 bytes at
+//! a time ([`names`]). For large inputs at module level, phase 1 and the bitmap run on
+//! two threads ([`threads`]).
 
+mod graph;
 mod idents;
 mod meta;
 mod names;
@@ -30,6 +33,7 @@ use crate::endian::ByteOrder;
 use crate::error::{Error, Result};
 use crate::kind::info;
 use crate::kind::limits::{MAX_NAME_OFFSET, MAX_TYPE_ID};
+use std::sync::OnceLock;
 
 pub use threads::{max_threads, set_max_threads, PARALLEL_MIN_TYPES};
 
@@ -120,7 +124,7 @@ fn is_mod(kind: u8) -> bool {
 
 /// Sized kinds a member / element / variable may resolve to (docs/rules.md R3).
 #[inline(always)]
-fn is_sized(kind: u8) -> bool {
+const fn is_sized(kind: u8) -> bool {
     matches!(
         kind,
         k::INT | k::PTR | k::ARRAY | k::STRUCT | k::UNION | k::ENUM | k::ENUM64 | k::FLOAT
@@ -155,7 +159,8 @@ struct Validator<'a, E: Rd> {
     str_end: u32,
     /// Per own type (index `id - start_id`): see `ST_*`.
     st: Vec<u8>,
-    /// Strict only: by-value edges of all own types, in id order ([`resolve`]).
+    /// Strict only: by-value edges of the own types that are not clean, in id order
+    /// ([`graph`]).
     edges: Vec<u32>,
     /// Strict only: own type `i`'s edges are `edges[first[i]..first[i + 1]]`.
     first: Vec<u32>,
@@ -163,8 +168,8 @@ struct Validator<'a, E: Rd> {
     res: Vec<u8>,
     /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
     r1_ref: u32,
-    /// Valid identifiers of the own string section ([`idents`]).
-    idents: Option<idents::IdentMap>,
+    /// Valid identifiers of the own string section ([`idents`]), built by phase 1.
+    idents: OnceLock<Option<idents::IdentMap>>,
     /// At most this many threads ([`threads`]).
     threads: usize,
     _e: std::marker::PhantomData<E>,
@@ -186,7 +191,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             first: Vec::new(),
             res: Vec::new(),
             r1_ref: u32::MAX,
-            idents: idents::IdentMap::build(btf.string_section(), threads),
+            idents: OnceLock::new(),
             threads,
             _e: std::marker::PhantomData,
         }
@@ -230,7 +235,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// string starts, a scan otherwise.
     #[inline(always)]
     fn ident(&self, off: u32) -> bool {
-        if let (Some(local), Some(map)) = (off.checked_sub(self.start_str_off), &self.idents) {
+        let map = self.idents.get().and_then(Option::as_ref);
+        if let (Some(local), Some(map)) = (off.checked_sub(self.start_str_off), map) {
             if map.get(local as usize) {
                 return true;
             }
@@ -273,9 +279,17 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// Raw kind of any type id ([`K_NONE`] for void and ids past `last_id`).
     #[inline]
     fn kind_of(&self, id: u32) -> u8 {
+        self.kind_in(&self.st, id)
+    }
+
+    /// [`Self::kind_of`] with own kinds read from `st` where it has them.
+    #[inline]
+    fn kind_in(&self, st: &[u8], id: u32) -> u8 {
         if self.own(id) {
-            if let Some(&s) = self.st.get((id - self.start_id) as usize) {
-                return s & ST_KIND;
+            if let Some(&s) = st.get((id - self.start_id) as usize) {
+                if s & ST_KIND != 0 {
+                    return s & ST_KIND;
+                }
             }
         }
         if id > self.last_id {
@@ -286,13 +300,52 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     fn run(mut self) -> Result<()> {
         self.phase0()?;
-        let strict = self.opts.level == Level::Strict;
-        self.phase1(strict)?;
-        self.phase2()?;
-        if strict {
-            self.phase3()?;
+        let n = self.st_len();
+        if self.opts.level == Level::Module {
+            self.build_idents(self.threads);
+            let mut st = vec![0u8; n];
+            let failed = self.meta_all(&mut st, self.threads);
+            self.phase1_result(failed)?;
+            self.st = st;
+            return self.phase2();
         }
-        Ok(())
+        // Strict: phases 1 and 2 beside the graph walk, on two threads for large
+        // inputs.
+        let this = &self;
+        let phases12 = || {
+            this.build_idents(1);
+            let mut kinds = vec![0u8; n];
+            let failed = this.meta_all(&mut kinds, 1);
+            let failed2 = if failed.is_none() { this.phase2_in(&kinds) } else { None };
+            (failed, failed2)
+        };
+        let ((failed, failed2), graph) = if threads::split(n, self.threads) {
+            let (f, graph) = threads::join2(phases12, || this.graph_walk());
+            (f, graph.ok_or_else(|| self.err(self.start_id, "internal error"))?)
+        } else {
+            (phases12(), self.graph_walk())
+        };
+        self.phase1_result(failed)?;
+        self.phase1_result(failed2)?;
+        self.st = graph.st;
+        self.res = graph.res;
+        self.edges = graph.edges;
+        self.first = graph.first;
+        self.r1_ref = graph.r1_ref;
+        self.phase3(graph.clean_fail)
+    }
+
+    /// Builds the identifier map (once) on at most `threads` threads.
+    fn build_idents(&self, threads: usize) {
+        self.idents.get_or_init(|| idents::IdentMap::build(self.strs, threads));
+    }
+
+    /// The error of a failed phase 1 or 2.
+    fn phase1_result(&self, failed: meta::Failure) -> Result<()> {
+        match failed {
+            Some((i, msg)) => Err(self.err(self.start_id + i, msg)),
+            None => Ok(()),
+        }
     }
 
     // ---------------------------------------------------------------- phase 0

@@ -1,46 +1,66 @@
 //! Phase 3: `btf_check_all_types` / `btf_resolve` and the per-kind `*_resolve` +
-//! `btf_func_check`, on the edge arrays built by phase 1.
+//! `btf_func_check`, for the types the graph walk ([`super::graph`]) could not finish.
 //!
 //! Resolve bytes ([`Validator::res`]): for a non-modifier, its raw kind plus
-//! [`RES_FLAG`]; for a modifier, the resolve byte of what its chain reaches after
-//! skipping modifiers (`btf_type_skip_modifiers`), filled in phase 1 when the chain
-//! leaves the own types at once and otherwise when the DFS finishes the modifier.
+//! [`RES_FLAG`]; for a modifier, [`RES_VIA_MOD`] plus the resolve byte of what its
+//! chain reaches after skipping modifiers (`btf_type_skip_modifiers`), filled by the graph walk when the
+//! chain leaves the own types at once or the modifier is clean, otherwise when the DFS
+//! finishes the modifier.
 
-use super::meta::{proto_args_bad, RES_FLAG};
+use super::graph::{int_is_regular, proto_args_bad, RES_FLAG, RES_KIND, RES_VIA_MOD, ST_CLEAN};
+use super::meta::Failure;
 use super::*;
-
-const RES_KIND: u8 = 0x1f;
 
 impl<'a, E: Rd> Validator<'a, E> {
     /// One iterative colouring DFS over by-value edges between own types, started from
-    /// each unvisited id in id order, then the id's own checks (everything it reaches
-    /// is finished by then, and its edges are still in cache). R1 failures are found
-    /// while scanning edges; since ids are checked in increasing order and the first
-    /// failure stops, the lowest id seen failing R1 is all that needs remembering.
-    pub(super) fn phase3(&mut self) -> Result<()> {
+    /// each unvisited unclean id in id order, then the id's own checks (everything it
+    /// reaches is finished by then, and its edges are still in cache). Clean types were
+    /// checked by the graph walk: the lowest failure there (or the lowest PTR / FWD
+    /// failing R1) ends the search. R1 failures are found while scanning edges; since
+    /// ids are checked in increasing order and the first failure stops, the lowest id
+    /// seen failing R1 is all that needs remembering.
+    pub(super) fn phase3(&mut self, clean_fail: Failure) -> Result<()> {
         let n = self.st.len();
+        let (clean_id, clean_msg) = match clean_fail {
+            Some((i, msg)) => (self.start_id + i, msg),
+            None => (u32::MAX, String::new()),
+        };
+        // The error if no unclean type below `stop` fails.
+        let stop = clean_id.min(self.r1_ref);
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
         let mut r1_min = u32::MAX;
         for i in 0..n {
             let id = self.start_id + i as u32;
+            if id >= stop {
+                break;
+            }
             let s = self.st[i];
+            if s & ST_CLEAN == ST_CLEAN {
+                continue;
+            }
             if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
                 self.dfs(i, &mut stack, &mut r1_min);
             }
-            // R1 for PTR and FWD, whose id field is not a by-value edge.
-            let msg = if r1_min == id || self.r1_ref == id {
+            let msg = if r1_min == id {
                 fail("Invalid type_id")
             } else if self.st[i] & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
             } else {
-                self.check_resolved(i, s & ST_KIND)
+                self.check_resolved_in(&self.st, &self.res, id, s & ST_KIND, self.edges_of(i))
             };
             if let Some(msg) = msg {
                 return Err(self.err(id, msg));
             }
         }
-        Ok(())
+        if stop == u32::MAX {
+            Ok(())
+        } else if stop == self.r1_ref {
+            // R1 for PTR and FWD, whose id field is not a by-value edge.
+            Err(self.err(stop, "Invalid type_id"))
+        } else {
+            Err(self.err(stop, clean_msg))
+        }
     }
 
     /// The by-value edges of own type index `i`.
@@ -85,7 +105,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         if s & ST_BAD == 0 && is_mod(s & ST_KIND) {
             if let Some(&w) = es.first() {
                 if w >= start {
-                    let r = self.res.get((w - start) as usize).copied().unwrap_or(0);
+                    let r = self.res.get((w - start) as usize).copied().unwrap_or(0) | RES_VIA_MOD;
                     if let Some(ri) = self.res.get_mut(i) {
                         *ri = r;
                     }
@@ -148,24 +168,24 @@ impl<'a, E: Rd> Validator<'a, E> {
             } else if is_mod(s & ST_KIND) {
                 let w = edges[first[ui] as usize];
                 if w >= start && w <= last {
-                    res[ui] = res[(w - start) as usize];
+                    res[ui] = res[(w - start) as usize] | RES_VIA_MOD;
                 }
             }
         }
     }
 
-    /// The resolve byte of any type id: own ids from the table (valid once the id is
+    /// The resolve byte of any type id: own ids from `res` (valid once the id is
     /// finished), others by walking base modifiers (the base is trusted, but the walk
     /// is bounded so a cyclic base cannot hang it).
     #[inline(always)]
-    fn res_of(&self, id: u32) -> u8 {
+    fn res_in(&self, res: &[u8], id: u32) -> u8 {
         if self.own(id) {
-            return self.res[(id - self.start_id) as usize];
+            return res.get((id - self.start_id) as usize).copied().unwrap_or(K_NONE);
         }
         self.walk_res(id)
     }
 
-    /// [`Self::res_of`] for an id that is not an own type (void, base, past `last_id`).
+    /// [`Self::res_in`] for an id that is not an own type (void, base, past `last_id`).
     #[cold]
     pub(super) fn walk_res(&self, id: u32) -> u8 {
         if id == 0 || id > self.last_id {
@@ -173,36 +193,43 @@ impl<'a, E: Rd> Validator<'a, E> {
         }
         let mut cur = id;
         let mut budget = self.start_id;
+        let mut via = 0;
         while cur != 0 && cur < self.start_id && budget > 0 {
             if !is_mod(self.kind_of(cur)) {
                 break;
             }
             cur = self.word_of(cur, 8);
             budget -= 1;
+            via = RES_VIA_MOD;
         }
         let kind = self.kind_of(cur);
         if kind == k::INT && self.regular_int(cur) {
-            kind | RES_FLAG
+            kind | RES_FLAG | via
         } else {
-            kind
+            kind | via
         }
     }
 
-    /// R3-R7 for own type index `i` (R1/R2 already passed).
+    /// R3-R7 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
+    /// passed), reading kinds from `st` and resolve bytes from `res`.
     #[inline]
-    fn check_resolved(&self, i: usize, kind: u8) -> Msg {
-        let es = self.edges_of(i);
+    pub(super) fn check_resolved_in(
+        &self,
+        st: &[u8],
+        res: &[u8],
+        id: u32,
+        kind: u8,
+        es: &[u32],
+    ) -> Msg {
         let e0 = es.first().copied().unwrap_or(0);
-        let sized = |id: u32| is_sized(self.res_of(id) & RES_KIND);
+        let sized = |id: u32| is_sized(self.res_in(res, id) & RES_KIND);
         match kind {
             // R5: btf_func_check.
             k::FUNC => {
-                if self.own(e0)
-                    && self.res[(e0 - self.start_id) as usize] == k::FUNC_PROTO | RES_FLAG
-                {
+                if self.own(e0) && self.res_in(res, e0) == k::FUNC_PROTO | RES_FLAG {
                     return None;
                 }
-                self.func_check(e0)
+                self.func_check(st, e0)
             }
             // R3: btf_struct_resolve ("Invalid member").
             k::STRUCT | k::UNION => {
@@ -219,7 +246,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                     return fail("Invalid elem");
                 }
                 let index = es.get(1).copied().unwrap_or(0);
-                if self.res_of(index) != k::INT | RES_FLAG {
+                if self.res_in(res, index) & !RES_VIA_MOD != k::INT | RES_FLAG {
                     return fail("Invalid index");
                 }
                 None
@@ -234,21 +261,21 @@ impl<'a, E: Rd> Validator<'a, E> {
             // R6: btf_datasec_resolve.
             k::DATASEC => {
                 for (j, &v) in es.iter().enumerate() {
-                    if !matches!(self.kind_of(v), k::VAR | k::FUNC) {
+                    if !matches!(self.kind_in(st, v), k::VAR | k::FUNC) {
                         return Some(format!("secinfo #{j}: Not a VAR kind member"));
                     }
                 }
                 None
             }
             // R7: btf_decl_tag_resolve.
-            k::DECL_TAG => self.decl_tag_check(self.start_id + i as u32, e0),
+            k::DECL_TAG => self.decl_tag_check(st, id, e0),
             _ => None,
         }
     }
 
     /// R7 (`btf_decl_tag_resolve`) for own DECL_TAG `id` on `target`.
-    fn decl_tag_check(&self, id: u32, target: u32) -> Msg {
-        let tk = self.kind_of(target);
+    fn decl_tag_check(&self, st: &[u8], id: u32, target: u32) -> Msg {
+        let tk = self.kind_in(st, target);
         if !matches!(tk, k::STRUCT | k::UNION | k::FUNC | k::VAR | k::TYPEDEF) {
             return fail("Invalid type_id");
         }
@@ -276,8 +303,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// R5 (`btf_func_check`): the FUNC's type is a FUNC_PROTO whose params all have a
     /// name and a type, except a final `{0, 0}` (varargs).
     #[cold]
-    fn func_check(&self, proto: u32) -> Msg {
-        if self.kind_of(proto) != k::FUNC_PROTO {
+    fn func_check(&self, st: &[u8], proto: u32) -> Msg {
+        if self.kind_in(st, proto) != k::FUNC_PROTO {
             return fail("Invalid type_id");
         }
         let Some((sec, o)) = self.rec(proto) else {
@@ -288,17 +315,14 @@ impl<'a, E: Rd> Validator<'a, E> {
         proto_args_bad::<E>(params).map(|j| format!("Invalid arg#{}", j + 1))
     }
 
-    /// R4: a regular INT — bit offset 0, bits a multiple of 8, `bits / 8` ∈ {1,2,4,8}
-    /// (`btf_type_int_is_regular`; the size word is not consulted).
-    fn regular_int(&self, id: u32) -> bool {
+    /// R4 ([`int_is_regular`]) for any type id.
+    pub(super) fn regular_int(&self, id: u32) -> bool {
         if self.kind_of(id) != k::INT {
             return false;
         }
         let Some((sec, o)) = self.rec(id) else {
             return false;
         };
-        let data = E::u32(sec, o + 12);
-        let bits = data & 0xff;
-        (data >> 16) & 0xff == 0 && bits % 8 == 0 && matches!(bits / 8, 1 | 2 | 4 | 8)
+        int_is_regular(E::u32(sec, o + 12))
     }
 }

@@ -1,5 +1,6 @@
 //! Phase 2: `btf_check_type_tags`.
 
+use super::meta::Failure;
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
@@ -7,7 +8,15 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// stops the walk (the kernel's `cur_id <= good_id`: lower modifiers, own or base,
     /// were already checked).
     pub(super) fn phase2(&self) -> Result<()> {
-        for (i, &s) in self.st.iter().enumerate() {
+        match self.phase2_in(&self.st) {
+            Some((i, msg)) => Err(self.err(self.start_id + i, msg)),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::phase2`] with own kinds from `st`: the first failing own type.
+    pub(super) fn phase2_in(&self, st: &[u8]) -> Failure {
+        for (i, &s) in st.iter().enumerate() {
             let kind = s & ST_KIND;
             if !is_mod(kind) {
                 continue;
@@ -19,12 +28,12 @@ impl<'a, E: Rd> Validator<'a, E> {
             let mut limit = 32u32;
             while is_mod(kcur) {
                 if limit == 0 {
-                    return Err(self.err(id, "Max chain length or cycle detected"));
+                    return Some((i as u32, "Max chain length or cycle detected".into()));
                 }
                 limit -= 1;
                 if kcur == k::TYPE_TAG {
                     if !in_tags {
-                        return Err(self.err(id, "Type tags don't precede modifiers"));
+                        return Some((i as u32, "Type tags don't precede modifiers".into()));
                     }
                 } else {
                     in_tags = false;
@@ -34,22 +43,26 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 cur = self.mod_target(cur);
                 if cur > self.last_id {
-                    return Err(self.err(id, "Invalid type_id"));
+                    return Some((i as u32, "Invalid type_id".into()));
                 }
-                kcur = self.kind_of(cur);
+                kcur = self.kind_in(st, cur);
             }
         }
-        Ok(())
+        None
     }
 
     /// The type word of modifier `id` (own or base).
     #[inline]
     fn mod_target(&self, id: u32) -> u32 {
         if self.own(id) {
-            // Strict validation has it at hand: a modifier's only edge.
-            if let Some(&e) = self.first.get((id - self.start_id) as usize) {
-                if let Some(&w) = self.edges.get(e as usize) {
-                    return w;
+            // Strict validation has it at hand, unless the modifier is clean: its only
+            // edge.
+            let i = (id - self.start_id) as usize;
+            if let (Some(&a), Some(&b)) = (self.first.get(i), self.first.get(i + 1)) {
+                if a < b {
+                    if let Some(&w) = self.edges.get(a as usize) {
+                        return w;
+                    }
                 }
             }
         }

@@ -965,6 +965,42 @@ fn resolve_r5_func() {
         })),
         Some(Some(N))
     );
+    // `btf_func_check` wants the FUNC_PROTO itself, not a modifier of one (a typedef
+    // of a function type resolves fine on its own), whether the FUNC comes before or
+    // after its target.
+    let via = |modifier: u32, func_first: bool| {
+        fails(&with(|b| {
+            if func_first {
+                b.t("f", FUNC, 0, false, N + 1);
+                b.t("fn_t", modifier, 0, false, N + 2);
+                b.t("", PROTO, 0, false, 0);
+            } else {
+                b.t("", PROTO, 0, false, 0);
+                b.t("fn_t", modifier, 0, false, N);
+                b.t("f", FUNC, 0, false, N + 1);
+            }
+        }))
+    };
+    assert_eq!(via(TYPEDEF, false), Some(Some(N + 2)));
+    assert_eq!(via(TYPEDEF, true), Some(Some(N)));
+    assert_eq!(
+        msg(
+            &with(|b| {
+                b.t("", PROTO, 0, false, 0);
+                b.t("fn_t", TYPEDEF, 0, false, N);
+                b.t("f", FUNC, 0, false, N + 1);
+            }),
+            Level::Strict
+        ),
+        "Invalid type_id"
+    );
+    assert_eq!(
+        fails(&with(|b| {
+            b.t("", PROTO, 0, false, 0);
+            b.t("fn_t", TYPEDEF, 0, false, N);
+        })),
+        None
+    );
     // A bare FUNC_PROTO with unnamed params is fine (only FUNCs check names).
     assert_eq!(
         fails(&with(|b| {

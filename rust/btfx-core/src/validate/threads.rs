@@ -1,7 +1,8 @@
-//! When validation runs on two threads ([`crate::threads`]). Phase 1 of a large BTF is
-//! split in two halves of the ids, and its string section's identifier map in two
-//! halves of the bytes. Phases 2 and 3 stay sequential (the DFS of phase 3 is cheapest
-//! in id order, with each type's checks right after its edges).
+//! When validation runs on two threads ([`crate::threads`]). At module level, phase 1
+//! of a large BTF is split in two halves of the ids, and its string section's
+//! identifier map in two halves of the bytes. Strict validation instead runs phases 1
+//! and 2 on one thread and the graph walk (`graph`) on the other; the few types left
+//! to phase 3 are then searched on the calling thread.
 
 pub(super) use crate::threads::join2;
 pub use crate::threads::{max_threads, set_max_threads};

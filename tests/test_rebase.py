@@ -98,14 +98,13 @@ def check_roundtrip(s: btfx.Btf, d: Any, r: Any) -> str:
     done = "inexact"
     rmap = r.id_map
     comp = [rmap[m] if m else 0 for m in d.id_map]
-    if not has_fwds(d.btf):
-        e = btfx.equivalent(s, r.btf, id_map=comp)
-        assert e, e.difference
-        done += "+id_map"
+    e = btfx.equivalent(s, r.btf, id_map=comp)
+    assert e, e.difference
+    done += "+id_map"
     reached = reached_ids(r.btf)
     # Declarations may resolve differently (libbpf's enum compat ignores signedness), so
     # the up-to-duplicates check applies only without them.
-    if not has_fwds(d.btf) and all(comp[x] in reached for x in range(s.start_id, s.last_id + 1)):
+    if all(comp[x] in reached for x in range(s.start_id, s.last_id + 1)):
         e = btfx.equivalent(s, r.btf, exact=False)
         assert e, e.difference
         done += "+exact=False"
@@ -343,9 +342,8 @@ def test_dedup_validates_and_maps_consistently(blobs):
         assert r.btf.string_at(new) == m.string_at(old)
     # every module type is structurally the type it maps to (unless a FWD or an enum
     # forward declaration resolved to a full type somewhere in the graph)
-    if not has_fwds(m):
-        e = btfx.equivalent(m, r.btf, id_map=r.id_map)
-        assert e, e.difference
+    e = btfx.equivalent(m, r.btf, id_map=r.id_map)
+    assert e, e.difference
     # rebasing onto a BaseIndex or a Btf gives the same bytes
     assert btfx.rebase(m, base).to_bytes() == r.to_bytes()
 
@@ -546,6 +544,19 @@ def test_equivalent_id_map_enum_declarations():
     assert r.id_map[3] == 3
     e = btfx.equivalent(m, r.btf, id_map=r.id_map)
     assert e, e.difference
+    # Up to duplicates and declarations (exact=False), references to enums compare by
+    # name, anonymous ones included; a declaration needs no partner, a full enum does.
+    for a_decl, b_decl, same in [
+        (decl(1), decl(0), True),
+        (decl(0), decl(1, 8, ENUM64), True),
+        (full("x"), full("x"), True),
+        (full("x"), full("y"), False),
+        (decl(0), full("x"), False),  # the full enum has no partner
+    ]:
+        for top in (holder(), arr()):
+            a, b = (btfx.Btf.from_bytes(serialize(Model([i32, t, top]))) for t in (a_decl, b_decl))
+            e = btfx.equivalent(a, b, exact=False)
+            assert bool(e) == same, (a_decl, b_decl, top, e.difference)
 
 
 def test_equivalent_same_base_by_id_and_different_bytes():

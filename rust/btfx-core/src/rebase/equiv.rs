@@ -119,16 +119,15 @@ pub fn classify(graphs: &[&Btf]) -> Classes {
     classify_with(graphs, false)
 }
 
-/// The name token of a named STRUCT/UNION/FWD/ENUM/ENUM64, which dedup treats as
-/// interchangeable with its forward declaration (libbpf `btf_dedup_is_equiv` FWD rules).
+/// The name token of a named STRUCT/UNION/FWD or of any ENUM/ENUM64, which dedup treats
+/// as interchangeable with its declaration (libbpf `btf_dedup_is_equiv`: FWD rules, and
+/// `btf_compat_enum`, which compares an enum declaration by name only, so an anonymous
+/// one matches any anonymous enum).
 fn name_token<'a>(t: &TypeRef<'a>) -> Option<(u8, &'a [u8])> {
     let name = t.name();
-    if name.is_empty() {
-        return None;
-    }
     match t.kind()? {
-        Kind::Struct => Some((0, name)),
-        Kind::Union => Some((1, name)),
+        Kind::Struct if !name.is_empty() => Some((0, name)),
+        Kind::Union if !name.is_empty() => Some((1, name)),
         Kind::Fwd => Some((u8::from(t.kflag()), name)),
         Kind::Enum | Kind::Enum64 => Some((2, name)),
         _ => None,
@@ -302,8 +301,9 @@ pub struct Detached<'a> {
 }
 
 /// Equivalence up to duplicates and declarations, the equivalence libbpf's dedup
-/// applies: references to named structs, unions and enums compare by name (a pointer to
-/// a FWD matches a pointer to the full struct), FWD / value-less enum declarations are
+/// applies: references to named structs and unions and to enums compare by kind and
+/// name (a pointer to a FWD matches a pointer to the full struct, a field of an
+/// anonymous value-less enum a field of an anonymous enum), FWD / value-less enum declarations are
 /// not required to have partners, and duplicates count once. Every own type of each side
 /// must have a structural counterpart somewhere in the other side's graph, so a module
 /// that keeps a redundant copy of a vmlinux type matches one that points at vmlinux's.

@@ -278,6 +278,21 @@ BOUNDARIES = {
         ),
         {"strict": (V, 2)},
     ),
+    # R7: a DECL_TAG on a FUNC counts the entries of the FUNC's type whatever its kind
+    # (btf_decl_tag_resolve); a FUNC without a FUNC_PROTO then fails R5 itself
+    "decl_tag_on_func_of_struct": (
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.DECL_TAG, "tag", 3, data=[1]),
+                    btfgen.T(btfgen.FUNC, "f", 4),
+                    btfgen.T(btfgen.STRUCT, "s", 8, data=[("a", 1, 0), ("b", 1, 32)]),
+                ]
+            )
+        ),
+        {"strict": (V, 3)},
+    ),
     "typedef_of_func_proto": (
         lambda: btfgen.serialize(
             btfgen.Model(

@@ -188,15 +188,15 @@ impl<'a, E: Rd> Validator<'a, E> {
             } else {
                 kind | self.res_flag(&r)
             };
-            if clean && (sh.slow || !ok) {
+            if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
                 // DATASEC and DECL_TAG, and any failure (for its message): the checks
-                // phase 3 runs.
+                // phase 3 runs, up to the first failure (only the lowest is reported,
+                // and a FUNC's check scans its prototype: repeating it for every FUNC
+                // of one bad prototype would cost FUNCs × parameters).
                 scratch.clear();
                 push_edges::<E>(&r, &mut scratch);
                 let msg = self.check_resolved_in(&g.st, &g.res, id, kind, &scratch);
-                if let (Some(msg), None) = (msg, &g.clean_fail) {
-                    g.clean_fail = Some((i as u32, msg));
-                }
+                g.clean_fail = msg.map(|m| (i as u32, m));
             }
             if !clean {
                 push_edges::<E>(&r, &mut g.edges);
@@ -234,7 +234,7 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// [`Self::look`] for a base type, an own type at or above `i`, or an id past
     /// `last_id`.
-    fn look_far(&self, w: u32) -> (bool, u8) {
+    pub(super) fn look_far(&self, w: u32) -> (bool, u8) {
         if w < self.start_id {
             return (true, self.walk_res(w));
         }

@@ -177,10 +177,15 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// The resolve byte of any type id: own ids from `res` (valid once the id is
     /// finished), others by walking base modifiers (the base is trusted, but the walk
     /// is bounded so a cyclic base cannot hang it).
+    /// During the graph walk, a later own type has no resolve byte yet (0): a clean
+    /// type's only later targets are types without edges, read from their records.
     #[inline(always)]
     fn res_in(&self, res: &[u8], id: u32) -> u8 {
         if self.own(id) {
-            return res.get((id - self.start_id) as usize).copied().unwrap_or(K_NONE);
+            match res.get((id - self.start_id) as usize) {
+                Some(&r) if r != K_NONE => return r,
+                _ => return self.look_far(id).1,
+            }
         }
         self.walk_res(id)
     }

@@ -1010,6 +1010,50 @@ fn resolve_r5_func() {
     );
 }
 
+/// A failing clean type's message names the right field when its other targets are
+/// later types without edges (their resolve bytes come from their records).
+#[test]
+fn clean_failure_messages_with_later_targets() {
+    let mut b = B::new();
+    b.int("int", 4, 32); // 1
+    b.t("", ARRAY, 0, false, 0).u(3).u(4).u(2); // 2: elem INT 3 (fine), index FLOAT 4
+    b.int("x", 4, 32); // 3
+    b.t("float", FLOAT, 0, false, 4); // 4
+    let btf = b.btf();
+    assert_eq!(fails(&btf), Some(Some(2)));
+    assert_eq!(msg(&btf, Level::Strict), "Invalid index");
+
+    let mut b = B::new();
+    b.int("int", 4, 32); // 1
+    b.t("s", STRUCT, 2, false, 8).m("a", 3, 0).m("b", 4, 32); // 2
+    b.int("x", 4, 32); // 3
+    b.t("f", FWD, 0, false, 0); // 4: not sized
+    let btf = b.btf();
+    assert_eq!(fails(&btf), Some(Some(2)));
+    assert_eq!(msg(&btf, Level::Strict), "member #1: Invalid member");
+}
+
+/// Many FUNCs of one FUNC_PROTO whose last parameter is bad: the lowest FUNC fails, and
+/// the prototype is not rescanned for every FUNC (that would cost FUNCs × parameters).
+#[test]
+fn many_funcs_of_one_bad_proto() {
+    let (params, funcs) = (4_000u32, 4_000u32);
+    let mut b = B::new();
+    b.int("int", 4, 32); // 1
+    b.t("", PROTO, params, false, 1); // 2
+    let p = b.s("p");
+    for _ in 1..params {
+        b.u(p).u(1);
+    }
+    b.u(p).u(0); // named, but no type: bad
+    for _ in 0..funcs {
+        b.t("f", FUNC, 0, false, 2); // 3..
+    }
+    let btf = b.btf();
+    assert_eq!(fails(&btf), Some(Some(3)));
+    assert_eq!(msg(&btf, Level::Strict), format!("Invalid arg#{params}"));
+}
+
 #[test]
 fn resolve_r6_r7() {
     let ds = |t: u32| {
@@ -1041,6 +1085,16 @@ fn resolve_r6_r7() {
     assert_eq!(dt(13, 2), Some(Some(N)));
     assert_eq!(dt(14, 0), Some(Some(N)));
     assert_eq!(dt(8, 0), Some(Some(N)));
+    // On a FUNC whose type is not a FUNC_PROTO, `btf_decl_tag_resolve` counts the
+    // entries of that type (here a STRUCT's 2 members), and the FUNC fails R5 itself.
+    let mut b = B::new();
+    b.int("int", 4, 32); // 1
+    b.t("tag", DECL_TAG, 0, false, 3).u(1); // 2
+    b.t("f", FUNC, 0, false, 4); // 3
+    b.t("s", STRUCT, 2, false, 8).m("a", 1, 0).m("b", 1, 32); // 4
+    let btf = b.btf();
+    assert_eq!(fails(&btf), Some(Some(3)));
+    assert_eq!(msg(&btf, Level::Strict), "Invalid type_id");
 }
 
 #[test]

@@ -95,8 +95,15 @@ pub struct PyRebaseResult {
     base: Option<Py<PyBtf>>,
     /// The new BTF, parsed on first use.
     parsed: std::sync::OnceLock<Py<PyBtf>>,
-    id_map: Vec<u32>,
+    id_map: IdMapSource,
     str_map: StrMapSource,
+}
+
+/// The id map, or for a shift what it follows from (`0 → 0`, `x → x + k` for the `n`
+/// types): built only when asked for.
+enum IdMapSource {
+    Map(Vec<u32>),
+    Shifted { n: u32, k: u32 },
 }
 
 /// The string map, or what it is computed from on first use: a shift's map is
@@ -157,7 +164,10 @@ impl PyRebaseResult {
     /// Old id → new id, as a list indexed by old id (0 → 0; 0 also for no image).
     #[getter]
     fn id_map(&self) -> Vec<u32> {
-        self.id_map.clone()
+        match &self.id_map {
+            IdMapSource::Map(m) => m.clone(),
+            &IdMapSource::Shifted { n, k } => shift_id_map(n, k),
+        }
     }
 
     /// Old string offset → new string offset, for every string the old BTF used.
@@ -201,7 +211,7 @@ fn finish(_py: Python<'_>, r: Rebased, base: Option<Py<PyBtf>>) -> PyResult<PyRe
         raw: Arc::new(btf),
         base,
         parsed: std::sync::OnceLock::new(),
-        id_map,
+        id_map: IdMapSource::Map(id_map),
         str_map: StrMapSource::Pairs(str_map),
     })
 }
@@ -256,7 +266,7 @@ pub fn rebase(
                 raw: Arc::new(btf),
                 base: Some(b),
                 parsed: std::sync::OnceLock::new(),
-                id_map: shift_id_map(n, k),
+                id_map: IdMapSource::Shifted { n, k },
                 str_map: StrMapSource::Shifted { input, by: l },
             })
         }

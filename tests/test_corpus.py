@@ -15,6 +15,8 @@ import difflib
 import importlib
 import json
 import os
+import random
+import struct
 from functools import cache, partial
 from typing import Any, Callable, List, Tuple
 
@@ -290,3 +292,53 @@ def test_reference_agrees_on_sampled_modules(kernel: corpus.Kernel) -> None:
         if bad:
             failures.append(f"{m.path}: reference differs from native in {', '.join(bad)}")
     assert not failures, report(failures, "modules", len(sample))
+
+
+CORRUPTIONS = 150  # per kernel, spread over the forced modules
+
+
+def _corrupt(data: bytes, rng: random.Random, nr_types: int, start_id: int) -> bytes:
+    """``data`` (raw split BTF) with one to three words of its type section rewritten:
+    mostly to a nearby type id (loops, forward references, ids past the end, wrong
+    kinds), else one flipped bit."""
+    e = "<" if data[:2] == b"\x9f\xeb" else ">"
+    hdr_len, type_off, type_len = struct.unpack_from(e + "III", data, 4)
+    out = bytearray(data)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        at = hdr_len + type_off + 4 * rng.randrange(type_len // 4)
+        (old,) = struct.unpack_from(e + "I", out, at)
+        if rng.random() < 0.7:
+            new = rng.randrange(max(0, start_id - 50), start_id + nr_types + 3)
+        else:
+            new = old ^ (1 << rng.randrange(32))
+        struct.pack_into(e + "I", out, at, new)
+    return bytes(out)
+
+
+def _parse_validate(mod: Any, data: bytes, base: Any, level: str) -> None:
+    mod.Btf.from_bytes(data, base=base).validate(level=level)
+
+
+def test_reference_agrees_on_corrupted_modules(kernel: corpus.Kernel) -> None:
+    """Real module BTF with random words rewritten: native and reference parse and
+    validate (both levels) alike: same outcome, same exception class, same type id."""
+    nat_mod, ref_mod = native(), reference()
+    nat_base, ref_base = vmlinux_of(nat_mod, kernel), vmlinux_of(ref_mod, kernel)
+    mods = [m for m in (kernel.module(n) for n in REFERENCE_FORCED) if m is not None]
+    assert mods, "no forced module in the corpus"
+    rng = random.Random(kernel.name)
+    failures, outcomes = [], set()
+    for i in range(CORRUPTIONS):
+        m = mods[i % len(mods)]
+        data = m.read_btf()
+        clean = nat_mod.Btf.from_bytes(data, base=nat_base)
+        bad = _corrupt(data, rng, len(clean), clean.start_id)
+        for level in ("module", "strict"):
+            got = outcome(partial(_parse_validate, nat_mod, bad, nat_base, level))
+            want = outcome(partial(_parse_validate, ref_mod, bad, ref_base, level))
+            outcomes.add(got[0])
+            if got != want:
+                failures.append(f"{m.path} #{i} {level}: native {got}, reference {want}")
+    assert not failures, report(failures, "corrupted modules", CORRUPTIONS)
+    # the corruptions reach validation, not only the parser
+    assert {"ok", "BtfValidationError"} <= outcomes, outcomes

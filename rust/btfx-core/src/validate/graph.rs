@@ -34,50 +34,69 @@ pub(super) const ST_CLEAN: u8 = ST_GREY | ST_BLACK;
 /// In a resolve byte: the type is a modifier (the rest describes its chain's end).
 pub(super) const RES_VIA_MOD: u8 = 0x40;
 
-/// Where one kind's by-value edges sit in its record, and which resolve bytes each may
-/// have for the record to pass R3-R5 (a bit per resolve byte value).
+/// Where one kind's by-value edges sit in its record, and what each must resolve to
+/// for the record to pass R3-R5 (an [`ADMITS`] bit).
 #[derive(Clone, Copy)]
 struct Shape {
     /// Byte offsets of up to two single edges (0: none).
     one: [u8; 2],
-    one_ok: [u128; 2],
+    one_need: [u8; 2],
     /// Byte offset of the first element's edge and the element size (0: none).
     elem_at: u8,
     stride: u8,
-    elem_ok: u128,
+    elem_need: u8,
     /// The kind's checks are not per-edge tests (DATASEC, DECL_TAG).
     slow: bool,
 }
 
-/// Every resolve byte value.
-const ANY: u128 = u128::MAX;
+/// [`ADMITS`] bits: any resolve byte; a sized type (R3: `btf_type_id_size` succeeds,
+/// through modifiers); a regular INT, through modifiers (R4); the FUNC_PROTO itself with
+/// its parameters passing (R5, no modifiers).
+const ANY: u8 = 1;
+const SIZED: u8 = 2;
+const REGULAR_INT: u8 = 4;
+const PROTO_OK: u8 = 8;
 
-/// The resolve bytes of a sized type (R3: `btf_type_id_size` succeeds, through
-/// modifiers).
-const SIZED: u128 = {
-    let mut m = 0u128;
+/// What a resolve byte satisfies, by resolve byte.
+static ADMITS: [u8; 128] = {
+    let mut t = [0u8; 128];
     let mut b = 0;
     while b < 128 {
-        if is_sized(b as u8 & RES_KIND) {
-            m |= 1 << b;
+        let rb = b as u8;
+        let mut v = ANY;
+        if is_sized(rb & RES_KIND) {
+            v |= SIZED;
         }
+        if rb & !RES_VIA_MOD == k::INT | RES_FLAG {
+            v |= REGULAR_INT;
+        }
+        if rb == k::FUNC_PROTO | RES_FLAG {
+            v |= PROTO_OK;
+        }
+        t[b] = v;
         b += 1;
     }
-    m
+    t
 };
 
-/// R4: a regular INT, through modifiers.
-const REGULAR_INT: u128 = 1 << (k::INT | RES_FLAG) | 1 << (k::INT | RES_FLAG | RES_VIA_MOD);
-
-/// R5: the FUNC's own type is a FUNC_PROTO whose parameters pass (no modifiers).
-const PROTO_OK: u128 = 1 << (k::FUNC_PROTO | RES_FLAG);
+/// Whether resolve byte `rb` satisfies `need`.
+#[inline(always)]
+fn admits(rb: u8, need: u8) -> bool {
+    ADMITS[usize::from(rb & 0x7f)] & need != 0
+}
 
 /// [`Shape`] by raw kind. Edges are the type-id fields of `kind::LAYOUT_TABLE` except a
 /// PTR's target (loops through pointers are allowed) and a FWD's zero word
 /// (`btf_type_needs_resolve`).
 static SHAPES: [Shape; 20] = {
-    let none =
-        Shape { one: [0, 0], one_ok: [ANY, ANY], elem_at: 0, stride: 0, elem_ok: ANY, slow: false };
+    let none = Shape {
+        one: [0, 0],
+        one_need: [ANY, ANY],
+        elem_at: 0,
+        stride: 0,
+        elem_need: ANY,
+        slow: false,
+    };
     let mut t = [none; 20];
     let mut kind = 1;
     while kind < 20 {
@@ -102,10 +121,10 @@ static SHAPES: [Shape; 20] = {
             sh.stride = l.elem_size as u8;
         }
         match kind as u8 {
-            k::STRUCT | k::UNION => sh.elem_ok = SIZED,
-            k::ARRAY => sh.one_ok = [SIZED, REGULAR_INT],
-            k::VAR => sh.one_ok[0] = SIZED,
-            k::FUNC => sh.one_ok[0] = PROTO_OK,
+            k::STRUCT | k::UNION => sh.elem_need = SIZED,
+            k::ARRAY => sh.one_need = [SIZED, REGULAR_INT],
+            k::VAR => sh.one_need[0] = SIZED,
+            k::FUNC => sh.one_need[0] = PROTO_OK,
             k::DATASEC | k::DECL_TAG => sh.slow = true,
             _ => {}
         }
@@ -160,11 +179,11 @@ impl<'a, E: Rd> Validator<'a, E> {
             let mut clean = true;
             let mut ok = true;
             let mut rb0 = K_NONE;
-            for (j, (&at, &mask)) in sh.one.iter().zip(&sh.one_ok).enumerate() {
+            for (j, (&at, &need)) in sh.one.iter().zip(&sh.one_need).enumerate() {
                 let w = if at != 0 { word(off + at as usize) } else { 0 };
                 let (c, rb) = self.look(&g.st, &g.res, i, w);
                 clean &= c;
-                ok &= (mask >> rb) & 1 != 0;
+                ok &= admits(rb, need);
                 if j == 0 {
                     rb0 = rb;
                 }
@@ -175,7 +194,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 for _ in 0..r.vlen {
                     let (c, rb) = self.look(&g.st, &g.res, i, word(at));
                     clean &= c;
-                    ok &= (sh.elem_ok >> rb) & 1 != 0;
+                    ok &= admits(rb, sh.elem_need);
                     at += sh.stride as usize;
                 }
             }

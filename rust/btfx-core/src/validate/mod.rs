@@ -119,7 +119,7 @@ const ELEM_SIZE: [u8; 20] = [0, 0, 0, 0, 12, 12, 8, 0, 0, 0, 0, 0, 0, 8, 0, 12, 
 fn is_mod(kind: u8) -> bool {
     const MODS: u32 =
         1 << k::TYPEDEF | 1 << k::VOLATILE | 1 << k::CONST | 1 << k::RESTRICT | 1 << k::TYPE_TAG;
-    MODS.checked_shr(u32::from(kind)).is_some_and(|m| m & 1 != 0)
+    (MODS >> (kind & 31)) & 1 != 0
 }
 
 /// Sized kinds a member / element / variable may resolve to (docs/rules.md R3).

@@ -274,6 +274,30 @@ impl Kind {
     ];
 }
 
+/// Info words of the kinds (vlen 0, no kflag) and the kflag bit, for hand-built BTF in
+/// unit tests.
+#[cfg(test)]
+pub(crate) mod test_info {
+    use super::info::KIND_SHIFT;
+    use super::Kind;
+
+    pub use super::info::KFLAG;
+    pub const INT: u32 = (Kind::Int as u32) << KIND_SHIFT;
+    pub const PTR: u32 = (Kind::Ptr as u32) << KIND_SHIFT;
+    pub const ARRAY: u32 = (Kind::Array as u32) << KIND_SHIFT;
+    pub const STRUCT: u32 = (Kind::Struct as u32) << KIND_SHIFT;
+    pub const UNION: u32 = (Kind::Union as u32) << KIND_SHIFT;
+    pub const ENUM: u32 = (Kind::Enum as u32) << KIND_SHIFT;
+    pub const FWD: u32 = (Kind::Fwd as u32) << KIND_SHIFT;
+    pub const TYPEDEF: u32 = (Kind::Typedef as u32) << KIND_SHIFT;
+    pub const CONST: u32 = (Kind::Const as u32) << KIND_SHIFT;
+    pub const FUNC: u32 = (Kind::Func as u32) << KIND_SHIFT;
+    pub const FUNC_PROTO: u32 = (Kind::FuncProto as u32) << KIND_SHIFT;
+    pub const VAR: u32 = (Kind::Var as u32) << KIND_SHIFT;
+    pub const DATASEC: u32 = (Kind::Datasec as u32) << KIND_SHIFT;
+    pub const ENUM64: u32 = (Kind::Enum64 as u32) << KIND_SHIFT;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

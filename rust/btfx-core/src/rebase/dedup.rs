@@ -1093,20 +1093,7 @@ mod tests {
     use crate::builder::{StrTable, TypeWriter};
     use crate::endian::ByteOrder;
 
-    const INT: u32 = 1 << 24;
-    const PTR: u32 = 2 << 24;
-    const ARRAY: u32 = 3 << 24;
-    const STRUCT: u32 = 4 << 24;
-    const UNION: u32 = 5 << 24;
-    const ENUM: u32 = 6 << 24;
-    const FWD: u32 = 7 << 24;
-    const TYPEDEF: u32 = 8 << 24;
-    const CONST: u32 = 10 << 24;
-    const FUNC: u32 = 12 << 24;
-    const FUNC_PROTO: u32 = 13 << 24;
-    const VAR: u32 = 14 << 24;
-    const DATASEC: u32 = 15 << 24;
-    const KFLAG: u32 = 1 << 31;
+    use crate::kind::test_info::*;
 
     /// Hand-built BTF: each method appends one type and returns its id.
     struct B {

@@ -553,12 +553,7 @@ mod tests {
     use crate::builder::{StrTable, TypeWriter};
     use crate::endian::ByteOrder;
 
-    const INT: u32 = 1 << 24;
-    const ARRAY: u32 = 3 << 24;
-    const STRUCT: u32 = 4 << 24;
-    const ENUM: u32 = 6 << 24;
-    const ENUM64: u32 = 19 << 24;
-    const KFLAG: u32 = 1 << 31;
+    use crate::kind::test_info::{ARRAY, ENUM, ENUM64, INT, KFLAG, STRUCT};
 
     /// Standalone BTF: [1] int, [2] `second` (name, info, size, trailing words), [3] an
     /// anonymous struct with one member `a` of type 2, [4] an array of 2.

@@ -10,12 +10,18 @@ use crate::kind::{info, limits, Kind};
 use crate::rebase::shift_pass::{shift_raw_types, shift_types, shift_types_marking, By};
 use crate::rebase::Rebased;
 
-/// Checks that `m` is standalone: no base, ids within its own types, string offsets
-/// within its own string section (`btf_module_is_standalone` of the v4 proposal).
-pub fn check_standalone(m: &Btf) -> Result<()> {
+/// Rejects split `m`: shift rebases standalone BTF only.
+fn check_unsplit(m: &Btf) -> Result<()> {
     if m.is_split() {
         return Err(Error::rebase(None, "BTF is split, not standalone: detach it first"));
     }
+    Ok(())
+}
+
+/// Checks that `m` is standalone: no base, ids within its own types, string offsets
+/// within its own string section (`btf_module_is_standalone` of the v4 proposal).
+pub fn check_standalone(m: &Btf) -> Result<()> {
+    check_unsplit(m)?;
     let n = m.nr_types();
     let s = m.header().str_len;
     let order = m.byte_order();
@@ -87,9 +93,7 @@ fn check_limits(k: u32, l: u32, n: u32, s: u32) -> Result<()> {
 /// Checks what shifting `m` past `base` needs before the pass: `m` has no base, fits
 /// the limits, and has the base's byte order.
 fn check_fits(m: &Btf, base: &Btf) -> Result<()> {
-    if m.is_split() {
-        return Err(Error::rebase(None, "BTF is split, not standalone: detach it first"));
-    }
+    check_unsplit(m)?;
     check_limits(base.last_id(), base.str_end(), m.nr_types(), m.header().str_len)?;
     if m.byte_order() != base.byte_order() {
         return Err(Error::rebase(None, "standalone BTF and base differ in byte order"));

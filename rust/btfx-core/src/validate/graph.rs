@@ -49,13 +49,19 @@ struct Shape {
     slow: bool,
 }
 
+impl Shape {
+    const fn has_edges(&self) -> bool {
+        self.one[0] != 0 || self.one[1] != 0 || self.stride != 0
+    }
+}
+
 /// [`ADMITS`] bits: any resolve byte; a sized type (R3: `btf_type_id_size` succeeds,
 /// through modifiers); a regular INT, through modifiers (R4); the FUNC_PROTO itself with
 /// its parameters passing (R5, no modifiers).
 const ANY: u8 = 1;
-const SIZED: u8 = 2;
-const REGULAR_INT: u8 = 4;
-const PROTO_OK: u8 = 8;
+pub(super) const SIZED: u8 = 2;
+pub(super) const REGULAR_INT: u8 = 4;
+pub(super) const PROTO_OK: u8 = 8;
 
 /// What a resolve byte satisfies, by resolve byte.
 static ADMITS: [u8; 128] = {
@@ -81,7 +87,7 @@ static ADMITS: [u8; 128] = {
 
 /// Whether resolve byte `rb` satisfies `need`.
 #[inline(always)]
-fn admits(rb: u8, need: u8) -> bool {
+pub(super) fn admits(rb: u8, need: u8) -> bool {
     ADMITS[usize::from(rb & 0x7f)] & need != 0
 }
 
@@ -252,7 +258,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 
     /// [`Self::look`] for a base type, an own type at or above `i`, or an id past
-    /// `last_id`.
+    /// `last_id`. Kept out of line: the walk's hot loop runs faster without it (few edges get here).
+    #[inline(never)]
     pub(super) fn look_far(&self, w: u32) -> (bool, u8) {
         if w < self.start_id {
             return (true, self.walk_res(w));
@@ -260,13 +267,12 @@ impl<'a, E: Rd> Validator<'a, E> {
         if w > self.last_id {
             return (false, K_NONE);
         }
-        // A later own type: clean if it has no by-value edges.
+        // A later own type: clean if its kind has no by-value edges.
         let kind = self.kind_of(w);
-        match kind {
-            k::PTR | k::ENUM | k::ENUM64 | k::FWD | k::FLOAT => (true, kind),
-            k::INT => (true, if self.regular_int(w) { kind | RES_FLAG } else { kind }),
-            _ => (false, K_NONE),
+        if kind == K_NONE || SHAPES.get(usize::from(kind)).is_none_or(Shape::has_edges) {
+            return (false, K_NONE);
         }
+        (true, if kind == k::INT && self.regular_int(w) { kind | RES_FLAG } else { kind })
     }
 
     /// [`RES_FLAG`] if the record is a regular INT or a FUNC_PROTO passing R5.
@@ -290,28 +296,18 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 }
 
-/// Appends the record's by-value edges (`btf_type_needs_resolve` kinds: what
-/// `btf_resolve` follows; a PTR's target is not one, so loops through pointers are
-/// fine).
-#[inline(always)]
+/// Appends the record's by-value edges, where [`SHAPES`] says they are.
 fn push_edges<E: Rd>(r: &Rec, edges: &mut Vec<u32>) {
-    let body = r.body;
-    match r.kind {
-        k::TYPEDEF | k::VOLATILE | k::CONST | k::RESTRICT | k::TYPE_TAG => edges.push(r.w8),
-        k::FUNC | k::VAR | k::DECL_TAG => edges.push(r.w8),
-        k::FUNC_PROTO => {
-            edges.push(r.w8);
-            edges.extend(chunks::<8>(body).map(|p| E::at(p, 1)));
-        }
-        k::STRUCT | k::UNION => edges.extend(chunks::<12>(body).map(|m| E::at(m, 1))),
-        k::ARRAY => {
-            if let Some(a) = body.first_chunk::<8>() {
-                edges.push(E::at(a, 0));
-                edges.push(E::at(a, 1));
-            }
-        }
-        k::DATASEC => edges.extend(chunks::<12>(body).map(|v| E::at(v, 0))),
-        _ => {}
+    let sh = &SHAPES[usize::from(r.kind)];
+    // Word at byte `at` of the record (`body` starts at byte 12).
+    let word = |at: usize| if at == 8 { r.w8 } else { E::u32(r.body, at - 12) };
+    for &at in sh.one.iter().filter(|&&at| at != 0) {
+        edges.push(word(usize::from(at)));
+    }
+    if sh.stride != 0 {
+        // Each chunk starts at one element's edge word.
+        let elems = r.body.get(usize::from(sh.elem_at) - 12..).unwrap_or(&[]);
+        edges.extend(elems.chunks(usize::from(sh.stride)).map(|e| E::u32(e, 0)));
     }
 }
 

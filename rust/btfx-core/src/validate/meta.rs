@@ -73,11 +73,13 @@ impl<'a, E: Rd> Validator<'a, E> {
         let head = sec.get(off..).and_then(|r| r.first_chunk::<12>())?;
         let inf = E::at(head, 1);
         let kind = info::kind(inf) as usize;
-        if kind == 0 || kind >= INFO_SIZE.len() {
+        // Kinds 1 to the last of the kind table (the parser rejected any other).
+        if kind == 0 || kind >= crate::kind::LAYOUT_TABLE.len() {
             return None;
         }
         let vlen = info::vlen(inf);
-        let len = 12 + INFO_SIZE[kind] as usize + vlen as usize * ELEM_SIZE[kind] as usize;
+        let (info_size, elem_size) = crate::kind::RECORD_PARTS[kind];
+        let len = 12 + info_size as usize + vlen as usize * elem_size as usize;
         let r = Rec {
             kind: kind as u8,
             vlen,

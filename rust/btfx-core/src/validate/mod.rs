@@ -110,10 +110,6 @@ mod k {
     pub const ENUM64: u8 = 19;
 }
 
-/// Fixed trailing bytes and bytes per vlen element, by raw kind (mirrors `kind::LAYOUTS`).
-const INFO_SIZE: [u8; 20] = [0, 4, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 4, 0, 0];
-const ELEM_SIZE: [u8; 20] = [0, 0, 0, 0, 12, 12, 8, 0, 0, 0, 0, 0, 0, 8, 0, 12, 0, 0, 0, 12];
-
 /// `btf_type_is_modifier`.
 #[inline(always)]
 fn is_mod(kind: u8) -> bool {

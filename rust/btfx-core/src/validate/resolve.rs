@@ -7,7 +7,8 @@
 //! chain leaves the own types at once or the modifier is clean, otherwise when the DFS
 //! finishes the modifier.
 
-use super::graph::{int_is_regular, proto_args_bad, RES_FLAG, RES_KIND, RES_VIA_MOD, ST_CLEAN};
+use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
+use super::graph::{RES_FLAG, RES_VIA_MOD, ST_CLEAN};
 use super::meta::Failure;
 use super::*;
 
@@ -227,11 +228,11 @@ impl<'a, E: Rd> Validator<'a, E> {
         es: &[u32],
     ) -> Msg {
         let e0 = es.first().copied().unwrap_or(0);
-        let sized = |id: u32| is_sized(self.res_in(res, id) & RES_KIND);
+        let sized = |id: u32| admits(self.res_in(res, id), SIZED);
         match kind {
             // R5: btf_func_check.
             k::FUNC => {
-                if self.own(e0) && self.res_in(res, e0) == k::FUNC_PROTO | RES_FLAG {
+                if self.own(e0) && admits(self.res_in(res, e0), PROTO_OK) {
                     return None;
                 }
                 self.func_check(st, e0)
@@ -251,7 +252,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                     return fail("Invalid elem");
                 }
                 let index = es.get(1).copied().unwrap_or(0);
-                if self.res_in(res, index) & !RES_VIA_MOD != k::INT | RES_FLAG {
+                if !admits(self.res_in(res, index), REGULAR_INT) {
                     return fail("Invalid index");
                 }
                 None

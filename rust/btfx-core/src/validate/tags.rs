@@ -41,7 +41,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if cur < id {
                     break;
                 }
-                cur = self.mod_target(cur);
+                cur = self.word_of(cur, 8);
                 if cur > self.last_id {
                     return Some((i as u32, "Invalid type_id".into()));
                 }
@@ -49,23 +49,5 @@ impl<'a, E: Rd> Validator<'a, E> {
             }
         }
         None
-    }
-
-    /// The type word of modifier `id` (own or base).
-    #[inline]
-    fn mod_target(&self, id: u32) -> u32 {
-        if self.own(id) {
-            // Strict validation has it at hand, unless the modifier is clean: its only
-            // edge.
-            let i = (id - self.start_id) as usize;
-            if let (Some(&a), Some(&b)) = (self.first.get(i), self.first.get(i + 1)) {
-                if a < b {
-                    if let Some(&w) = self.edges.get(a as usize) {
-                        return w;
-                    }
-                }
-            }
-        }
-        self.word_of(id, 8)
     }
 }

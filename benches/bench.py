@@ -5,6 +5,8 @@ Usage: python benches/bench.py [--vmlinux PATH] [--module PATH --module-base PAT
 
 Defaults: /sys/kernel/btf/vmlinux (or the corpus vmlinux) and the largest-but-typical
 module of the corpus (see scripts/fetch-corpus.sh). Prints one line per measurement.
+Shift rebase is measured against two floors: a plain copy of the input, and the naive
+C copy-and-rewrite of benches/naive_shift.c (built with the system C compiler).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Optional
 
@@ -69,6 +72,28 @@ def load_libbpf() -> Optional[ctypes.CDLL]:
     return lib
 
 
+def load_naive_shift() -> Optional[Callable[[bytes, int, int], bytearray]]:
+    """The naive C copy-and-rewrite floor (benches/naive_shift.c), built with the system
+    C compiler into a temporary directory: a copy of the input in Python, then one C
+    walk over the records that rewrites it in place. None without a compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or sys.byteorder != "little":
+        return None
+    out = os.path.join(tempfile.mkdtemp(prefix="btfx-bench-"), "naive_shift.so")
+    src = os.path.join(REPO, "benches", "naive_shift.c")
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", out, src], check=True)
+    fn = ctypes.CDLL(out).naive_shift
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]
+    fn.restype = ctypes.c_uint32
+
+    def naive(raw: bytes, by_id: int, by_str: int) -> bytearray:
+        buf = bytearray(raw)
+        fn((ctypes.c_char * len(buf)).from_buffer(buf), len(buf), by_id, by_str)
+        return buf
+
+    return naive
+
+
 def corpus_dir() -> str:
     return os.environ.get("BTFX_CORPUS", os.path.join(REPO, "corpus"))
 
@@ -112,8 +137,11 @@ def bench_rebase(args: argparse.Namespace, libbpf: Optional[ctypes.CDLL]) -> Non
         if path:
             standalone = btfx.detach(btfx.Btf.from_file(path, base)).to_bytes()
             cases.append((f"detached {os.path.basename(path)}", standalone))
+    naive = load_naive_shift()
+    if naive is None:
+        print("naive C shift floor: no C compiler (apt-get install gcc)")
     for label, raw in cases:
-        bench_rebase_case(label, raw, base, base_raw, index, args, libbpf)
+        bench_rebase_case(label, raw, base, base_raw, index, args, libbpf, naive)
 
 
 def bench_rebase_case(
@@ -124,6 +152,7 @@ def bench_rebase_case(
     index: btfx.BaseIndex,
     args: argparse.Namespace,
     libbpf: Optional[ctypes.CDLL],
+    naive: Optional[Callable[[bytes, int, int], bytearray]],
 ) -> None:
     m = btfx.Btf.from_bytes(raw)
     print(f"-- {label}: {len(m):,} types, {len(raw):,} bytes")
@@ -144,6 +173,16 @@ def bench_rebase_case(
         f"   shift rebase from bytes        {fmt(t_shift_py)}   "
         f"shift/floor = {t_shift_py / t_floor:.1f}x"
     )
+    if naive is not None:
+        # Issue 3's floor: a naive linear copy-and-rewrite in C (no checks), same output.
+        by_id, by_str = base.last_id, base.header["str_len"]
+        if bytes(naive(raw, by_id, by_str)) != btfx.rebase(raw, base, "shift").to_bytes():
+            raise SystemExit("naive C shift floor disagrees with btfx: fix benches/naive_shift.c")
+        t_naive = best_of(lambda: naive(raw, by_id, by_str), args.repeat, number=5)
+        print(
+            f"   naive C copy-and-rewrite floor {fmt(t_naive)}   "
+            f"btfx/naive: parsed {t_shift / t_naive:.2f}x, from bytes {t_shift_py / t_naive:.2f}x"
+        )
     if libbpf is not None:
         lbase = libbpf.btf__new(ctypes.create_string_buffer(base_raw, len(base_raw)), len(base_raw))
         mbuf = ctypes.create_string_buffer(raw, len(raw))

@@ -7,7 +7,8 @@ use std::sync::{Arc, OnceLock};
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result, Section};
 use crate::header::Header;
-use crate::kind::{info, Kind, RECORD_PARTS};
+use crate::index::index_types;
+use crate::kind::Kind;
 use crate::types::TypeRef;
 
 /// Shared, immutable input bytes (a `Vec<u8>`, a Python `bytes`, an mmap...).
@@ -256,59 +257,4 @@ impl Btf {
             map
         })
     }
-}
-
-/// One pass over the type section: record offsets, reject unknown kinds and records that
-/// do not fit (docs/rules.md T1-T3).
-fn index_types(types: &[u8], order: ByteOrder, start_id: u32, abs_base: u64) -> Result<Vec<u32>> {
-    // Monomorphised per byte order: this loop is a chain of dependent loads (each record's
-    // size gives the next record's offset), so every instruction in it counts.
-    match order {
-        ByteOrder::Little => index_types_in(types, start_id, abs_base, u32::from_le_bytes),
-        ByteOrder::Big => index_types_in(types, start_id, abs_base, u32::from_be_bytes),
-    }
-}
-
-#[inline(always)]
-fn index_types_in(
-    types: &[u8],
-    start_id: u32,
-    abs_base: u64,
-    word: impl Fn([u8; 4]) -> u32,
-) -> Result<Vec<u32>> {
-    // Every record has at least 12 bytes: this bounds the allocation by the input size.
-    let mut offsets = Vec::with_capacity(types.len() / 12);
-    let len = types.len();
-    let mut off = 0usize;
-    while off < len {
-        let Some(head) = types.get(off..).and_then(|r| r.first_chunk::<12>()) else {
-            return Err(index_error(start_id, offsets.len(), abs_base + off as u64, None));
-        };
-        let info = word([head[4], head[5], head[6], head[7]]);
-        let raw_kind = info::kind(info);
-        let (info_size, elem_size) = RECORD_PARTS[raw_kind as usize];
-        let size = 12 + u64::from(info_size) + u64::from(info::vlen(info)) * u64::from(elem_size);
-        if Kind::from_raw(raw_kind).is_none() || size > (len - off) as u64 {
-            let at = abs_base + off as u64;
-            return Err(index_error(start_id, offsets.len(), at, Some((raw_kind, size))));
-        }
-        offsets.push(off as u32);
-        off += size as usize;
-    }
-    Ok(offsets)
-}
-
-/// The T1-T3 error for record number `index` (at blob offset `at`): truncated head
-/// (`kind` None), unknown kind, or trailing data past the section.
-#[cold]
-fn index_error(start_id: u32, index: usize, at: u64, kind: Option<(u32, u64)>) -> Error {
-    let tid = u32::try_from(u64::from(start_id) + index as u64).ok();
-    let message = match kind {
-        None => "Truncated type record".to_owned(),
-        Some((raw, size)) => match Kind::from_raw(raw) {
-            None => format!("Unknown kind {raw}"),
-            Some(k) => format!("Truncated {} record: needs {size} bytes", k.name()),
-        },
-    };
-    Error::format_at(Section::Types, tid, at, message)
 }

@@ -1,11 +1,15 @@
 //! Any input: parse (raw, ELF, compressed; base and split), validate at both levels,
 //! dump raw and JSON, write in both byte orders and re-parse. Nothing may panic, and
 //! writing a parsed blob must give bytes that parse to the same number of types; the
-//! one-pass shift of raw bytes must give what parse + shift gives, output or error.
+//! one-pass shift of raw bytes must give what parse + shift gives, output or error; the
+//! record index of a section large enough for two chains is the plain walk's.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
+use btfx_core::builder::TypeWriter;
+use btfx_core::error::Error;
+use btfx_core::kind::{info, Kind};
 use btfx_core::validate::{Level, ValidateOptions};
 use btfx_core::{Btf, ByteOrder};
 use libfuzzer_sys::fuzz_target;
@@ -42,14 +46,63 @@ fn shift_paths_agree(data: &[u8]) {
     use btfx_core::rebase::shift::{shift_blob, shift_raw};
     let base = sample_base();
     let one_pass = shift_raw(data, &base).map(|(out, _)| out).map_err(|e| e.to_string());
-    let parsed = Btf::from_slice(data, None)
-        .and_then(|m| shift_blob(&m, &base))
-        .map_err(|e| e.to_string());
+    let parsed =
+        Btf::from_slice(data, None).and_then(|m| shift_blob(&m, &base)).map_err(|e| e.to_string());
     assert_eq!(one_pass, parsed);
+}
+
+/// The plain walk over a type section: record offsets, or the record number and
+/// section offset where a record's head or body does not fit or its kind is unknown.
+fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64)> {
+    let mut offsets = Vec::new();
+    let mut off = 0usize;
+    while off < types.len() {
+        let fits = off + 12 <= types.len();
+        let info = order.u32_at(types, off + 4);
+        let size = match Kind::from_raw(info::kind(info)) {
+            Some(k) if fits => k.record_size(info::vlen(info)),
+            _ => u64::MAX,
+        };
+        if size > (types.len() - off) as u64 {
+            return Err((offsets.len() as u32, off as u64));
+        }
+        offsets.push(off as u32);
+        off += size as usize;
+    }
+    Ok(offsets)
+}
+
+/// The input's records repeated past 32 KB (where parsing walks two chains, one from a
+/// guessed middle boundary), with one word overwritten as the input's last 8 bytes say:
+/// parsing gives the plain walk's offsets, or its error at the same record.
+fn index_agrees(data: &[u8]) {
+    let Ok(m) = Btf::from_slice(data, None) else { return };
+    let (order, types) = (m.byte_order(), m.type_section());
+    if types.is_empty() || data.len() < 8 {
+        return;
+    }
+    let mut sec = types.repeat(40_000 / types.len() + 1);
+    let tail = &data[data.len() - 8..];
+    let at = (u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize % sec.len()) & !3;
+    if at + 4 <= sec.len() {
+        let v = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]);
+        sec[at..at + 4].copy_from_slice(&order.u32_bytes(v));
+    }
+    let mut w = TypeWriter::new(order, sec.len());
+    w.push_raw(&sec);
+    let blob = w.finish(b"\0");
+    match (Btf::from_slice(&blob, None), plain_walk(&sec, order)) {
+        (Ok(b), Ok(want)) => assert_eq!(b.type_offsets(), &want[..]),
+        (Err(Error::Format { type_id, offset, .. }), Err((index, off))) => {
+            assert_eq!((type_id, offset), (Some(1 + index), Some(24 + off)));
+        }
+        (got, want) => panic!("index {:?} vs plain walk {want:?}", got.map(|b| b.nr_types())),
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
     shift_paths_agree(data);
+    index_agrees(data);
     if let Ok(btf) = btfx_core::load::parse_any(Arc::new(data.to_vec()), None) {
         exercise(&btf);
     }

@@ -6,9 +6,11 @@ use crate::btf::Btf;
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result};
 use crate::header::Header;
+use crate::index::index_types;
 use crate::kind::{info, limits, Kind};
 use crate::rebase::shift_pass::{shift_raw_types, shift_types, shift_types_marking, By};
 use crate::rebase::Rebased;
+use crate::threads::max_threads;
 
 /// Rejects split `m`: shift rebases standalone BTF only.
 fn check_unsplit(m: &Btf) -> Result<()> {
@@ -148,6 +150,10 @@ pub fn shift_raw(raw: &[u8], base: &Btf) -> Result<(Vec<u8>, u32)> {
     Ok((shift_blob(&m, base)?, m.nr_types()))
 }
 
+/// Type sections from this size on are indexed before they are shifted, so that the
+/// shift runs on two threads (one pass is one chain of record lengths: one thread).
+const INDEX_FIRST_BYTES: usize = 2 << 20;
+
 /// The one-pass shift, or `None` for any input [`shift_raw`] must reject.
 fn shift_raw_fast(raw: &[u8], base: &Btf) -> Option<(Vec<u8>, u32)> {
     let (h, order) = Header::parse(raw, false).ok()?;
@@ -155,8 +161,17 @@ fn shift_raw_fast(raw: &[u8], base: &Btf) -> Option<(Vec<u8>, u32)> {
         return None;
     }
     let (k, l) = (base.last_id(), base.str_end());
+    let by = By { k, l };
     let mut out = raw.to_vec();
-    let (n, seen) = shift_raw_types(out.get_mut(types_range(&h))?, order, By { k, l })?;
+    let types = types_range(&h);
+    let sec = out.get_mut(types.clone())?;
+    let (n, seen) = if sec.len() >= INDEX_FIRST_BYTES && max_threads() >= 2 {
+        // Large: find the records first (two chains), then shift two halves at once.
+        let offsets = index_types(raw.get(types)?, order, 1, 0).ok()?;
+        (u32::try_from(offsets.len()).ok()?, shift_types(sec, &offsets, order, by))
+    } else {
+        shift_raw_types(sec, order, by)?
+    };
     let ok = check_limits(k, l, n, h.str_len).is_ok() && seen.is_standalone(n, h.str_len);
     ok.then_some((out, n))
 }

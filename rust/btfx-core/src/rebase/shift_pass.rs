@@ -356,6 +356,39 @@ mod tests {
         }
     }
 
+    /// A type section large enough to be indexed first and shifted on two threads
+    /// gives what parse + `shift_blob` gives, valid or with an out-of-range id late in
+    /// the upper half; so does one thread.
+    #[test]
+    fn large_raw_input_equals_parse_then_shift() {
+        let order = ByteOrder::Little;
+        let good = many_kinds(order, 100_000);
+        let type_len = order.u32_at(&good, 12) as usize;
+        assert!(type_len >= 2 << 20, "{type_len} bytes: below the index-first size");
+        let base = Btf::from_slice(&many_kinds(order, 300), None).unwrap();
+        let m = Btf::from_slice(&good, None).unwrap();
+        let mut bad = good.clone();
+        let id = (95_000..100_000u32)
+            .find(|&id| {
+                let off = m.type_offsets()[id as usize - 1];
+                record_at(m.type_section(), off, order).unwrap().0.has_type()
+            })
+            .unwrap();
+        let at = 24 + m.type_offsets()[id as usize - 1] as usize + 8;
+        bad[at..at + 4].copy_from_slice(&100_001u32.to_le_bytes());
+        for raw in [&good, &bad] {
+            let want = Btf::from_slice(raw, None)
+                .and_then(|m| shift_blob(&m, &base))
+                .map_err(|e| e.to_string());
+            for threads in [1, 2] {
+                set_max_threads(threads);
+                let got = shift_raw(raw, &base).map(|(out, _)| out).map_err(|e| e.to_string());
+                set_max_threads(0);
+                assert_eq!(got, want, "{threads} threads");
+            }
+        }
+    }
+
     /// `shift_raw` (one pass over the bytes) gives what parse + `shift_blob` gives,
     /// output or error.
     #[test]

@@ -16,6 +16,7 @@
 //! a time ([`names`]). For large inputs at module level, phase 1 and the bitmap run on
 //! two threads ([`threads`]).
 
+mod base_chains;
 mod graph;
 mod idents;
 mod meta;
@@ -168,6 +169,8 @@ struct Validator<'a, E: Rd> {
     idents: OnceLock<Option<idents::IdentMap>>,
     /// At most this many threads ([`threads`]).
     threads: usize,
+    /// Resolve bytes of all base ids, built once a base chain is long ([`base_chains`]).
+    base_res: OnceLock<Vec<u8>>,
     _e: std::marker::PhantomData<E>,
 }
 
@@ -189,6 +192,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             r1_ref: u32::MAX,
             idents: OnceLock::new(),
             threads,
+            base_res: OnceLock::new(),
             _e: std::marker::PhantomData,
         }
     }

@@ -7,8 +7,9 @@
 //! chain leaves the own types at once or the modifier is clean, otherwise when the DFS
 //! finishes the modifier.
 
+use super::base_chains::LONG_WALK;
 use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
-use super::graph::{RES_FLAG, RES_VIA_MOD, ST_CLEAN};
+use super::graph::{RES_VIA_MOD, ST_CLEAN};
 use super::meta::Failure;
 use super::*;
 
@@ -191,29 +192,30 @@ impl<'a, E: Rd> Validator<'a, E> {
         self.walk_res(id)
     }
 
-    /// [`Self::res_in`] for an id that is not an own type (void, base, past `last_id`).
+    /// [`Self::res_in`] for an id that is not an own type (void, base, past `last_id`):
+    /// the base modifier chain walked on the spot, or read from the table of
+    /// [`super::base_chains`] once a chain proved long. A loop counts as walked for
+    /// `start_id` links.
     #[cold]
     pub(super) fn walk_res(&self, id: u32) -> u8 {
         if id == 0 || id > self.last_id {
             return K_NONE;
         }
+        if let Some(&r) = self.base_res.get().and_then(|t| t.get(id as usize)) {
+            return r;
+        }
         let mut cur = id;
-        let mut budget = self.start_id;
-        let mut via = 0;
-        while cur != 0 && cur < self.start_id && budget > 0 {
-            if !is_mod(self.kind_of(cur)) {
-                break;
+        let mut links = 0;
+        while cur != 0 && cur < self.start_id && is_mod(self.kind_of(cur)) {
+            if links == LONG_WALK {
+                // A long chain or a loop: every base id's answer at once.
+                let table = self.base_res.get_or_init(|| self.base_chain_table());
+                return table.get(id as usize).copied().unwrap_or(K_NONE);
             }
             cur = self.word_of(cur, 8);
-            budget -= 1;
-            via = RES_VIA_MOD;
+            links += 1;
         }
-        let kind = self.kind_of(cur);
-        if kind == k::INT && self.regular_int(cur) {
-            kind | RES_FLAG | via
-        } else {
-            kind | via
-        }
+        self.res_at(cur, if links > 0 { RES_VIA_MOD } else { 0 })
     }
 
     /// R3-R7 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already

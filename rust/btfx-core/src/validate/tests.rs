@@ -1234,3 +1234,45 @@ fn empty_btf() {
     let base = base();
     run(&B::split(&base).btf_on(&base), Level::Strict, false).unwrap();
 }
+
+/// The base-chain table gives, for every base id, what walking its modifier chain with a
+/// budget of `start_id` links gives: a chain longer than `LONG_WALK`, loops with and
+/// without lead-ins, a self-loop, links to void, to an own id, and an irregular INT.
+#[test]
+fn base_chain_table_is_the_budgeted_walk() {
+    let mut b = B::new();
+    b.int("int", 4, 32); // [1]
+    for i in 2..=101 {
+        b.t("", CONST, 0, false, if i == 101 { 1 } else { i + 1 }); // [2..=101] -> ... -> [1]
+    }
+    // [102] -> [103] -> [104] -> [102], entered from [105] and [106] -> [105].
+    b.t("", CONST, 0, false, 103).t("", VOLATILE, 0, false, 104).t("", TYPEDEF, 0, false, 102);
+    b.t("", VOLATILE, 0, false, 102).t("t", TYPEDEF, 0, false, 105);
+    b.t("", CONST, 0, false, 107).t("", RESTRICT, 0, false, 107); // [107] self-loop, [108]
+    b.t("", CONST, 0, false, 112).t("", CONST, 0, false, 0); // [109] -> own [112], [110] -> void
+    b.int("bits", 4, 3); // [111]
+    b.t("", TYPE_TAG, 0, false, 111); // [112] -> [111]
+    let base = Arc::new(b.btf());
+    let mut s = B::split(&base);
+    s.t("", PTR, 0, false, 0); // [113]
+    let split = s.btf_on(&base);
+    let v = Validator::<Le>::new(&split, &ValidateOptions::default(), 1);
+    let table = v.base_chain_table();
+    for id in 0..v.start_id {
+        // The walk as it was before the table: at most `start_id` links.
+        let want = if id == 0 {
+            K_NONE
+        } else {
+            let (mut cur, mut budget, mut via) = (id, v.start_id, 0);
+            while cur != 0 && cur < v.start_id && budget > 0 && is_mod(v.kind_of(cur)) {
+                cur = v.word_of(cur, 8);
+                budget -= 1;
+                via = graph::RES_VIA_MOD;
+            }
+            v.res_at(cur, via)
+        };
+        assert_eq!(table[id as usize], want, "base id {id}");
+        assert_eq!(v.walk_res(id), want, "base id {id}, walked");
+    }
+    assert!(v.base_res.get().is_some(), "the 100-link chain used the table");
+}

@@ -1249,12 +1249,13 @@ fn base_chain_table_is_the_budgeted_walk() {
     b.t("", CONST, 0, false, 103).t("", VOLATILE, 0, false, 104).t("", TYPEDEF, 0, false, 102);
     b.t("", VOLATILE, 0, false, 102).t("t", TYPEDEF, 0, false, 105);
     b.t("", CONST, 0, false, 107).t("", RESTRICT, 0, false, 107); // [107] self-loop, [108]
-    b.t("", CONST, 0, false, 112).t("", CONST, 0, false, 0); // [109] -> own [112], [110] -> void
+    b.t("", CONST, 0, false, 114).t("", CONST, 0, false, 0); // [109] -> own [114], [110] -> void
     b.int("bits", 4, 3); // [111]
     b.t("", TYPE_TAG, 0, false, 111); // [112] -> [111]
+    b.t("", CONST, 0, false, 500); // [113] -> past the last id
     let base = Arc::new(b.btf());
     let mut s = B::split(&base);
-    s.t("", PTR, 0, false, 0); // [113]
+    s.t("", PTR, 0, false, 0); // [114]
     let split = s.btf_on(&base);
     let v = Validator::<Le>::new(&split, &ValidateOptions::default(), 1);
     let table = v.base_chain_table();

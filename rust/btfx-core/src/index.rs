@@ -10,7 +10,7 @@
 
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result, Section};
-use crate::kind::{info, Kind, RECORD_PARTS};
+use crate::kind::{info, record_bytes, Kind, RECORD_PARTS};
 
 /// Sections smaller than this are walked as one chain (the guess is not worth it).
 const TWO_CHAINS_MIN_BYTES: usize = 32 * 1024;
@@ -51,10 +51,8 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
     #[inline(always)]
     fn size(&self, off: usize) -> Option<usize> {
         let info = self.info(off)?;
-        let raw_kind = info::kind(info);
-        let (info_size, elem_size) = RECORD_PARTS[raw_kind as usize];
-        let size = 12 + u64::from(info_size) + u64::from(info::vlen(info)) * u64::from(elem_size);
-        if Kind::from_raw(raw_kind).is_none() || size > (self.types.len() - off) as u64 {
+        let size = record_bytes(info);
+        if Kind::from_raw(info::kind(info)).is_none() || size > (self.types.len() - off) as u64 {
             return None;
         }
         Some(size as usize)
@@ -149,16 +147,12 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
         let tid = u32::try_from(u64::from(start_id) + index as u64).ok();
         let message = match self.info(off) {
             None => "Truncated type record".to_owned(),
-            Some(info) => {
-                let raw = info::kind(info);
-                let (info_size, elem_size) = RECORD_PARTS[raw as usize];
-                let size =
-                    12 + u64::from(info_size) + u64::from(info::vlen(info)) * u64::from(elem_size);
-                match Kind::from_raw(raw) {
-                    None => format!("Unknown kind {raw}"),
-                    Some(k) => format!("Truncated {} record: needs {size} bytes", k.name()),
+            Some(info) => match Kind::from_raw(info::kind(info)) {
+                None => format!("Unknown kind {}", info::kind(info)),
+                Some(k) => {
+                    format!("Truncated {} record: needs {} bytes", k.name(), record_bytes(info))
                 }
-            }
+            },
         };
         Error::format_at(Section::Types, tid, at, message)
     }
@@ -174,22 +168,27 @@ mod tests {
 
     const PTR: u32 = test_info::PTR;
 
-    /// The plain walk from the start, written out again: offsets, or the record number
-    /// and section offset where it stops.
-    fn one_chain(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (usize, u64)> {
+    /// The plain walk from the start, written out again: offsets, or the record number,
+    /// section offset and message where it stops.
+    fn one_chain(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (usize, u64, String)> {
+        use crate::kind::info;
         let mut offsets = Vec::new();
         let mut off = 0usize;
         while off < types.len() {
+            let stop = |msg: String| Err((offsets.len(), off as u64, msg));
+            if off + 12 > types.len() {
+                return stop("Truncated type record".into());
+            }
             let info = order.u32_at(types, off + 4);
-            let size = match Kind::from_raw(crate::kind::info::kind(info)) {
-                Some(k) if off + 12 <= types.len() => k.record_size(info & 0xff_ffff) as usize,
-                _ => usize::MAX,
+            let Some(k) = Kind::from_raw(info::kind(info)) else {
+                return stop(format!("Unknown kind {}", info::kind(info)));
             };
-            if size > types.len() - off {
-                return Err((offsets.len(), off as u64));
+            let size = k.record_size(info::vlen(info));
+            if size > (types.len() - off) as u64 {
+                return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
             }
             offsets.push(off as u32);
-            off += size;
+            off += size as usize;
         }
         Ok(offsets)
     }
@@ -216,9 +215,10 @@ mod tests {
         let types = &blob[24..24 + order.u32_at(blob, 12) as usize];
         match (Btf::from_slice(blob, None), one_chain(types, order)) {
             (Ok(b), Ok(want)) => assert_eq!(b.type_offsets(), &want[..]),
-            (Err(Error::Format { type_id, offset, .. }), Err((index, off))) => {
+            (Err(Error::Format { type_id, offset, message, .. }), Err((index, off, msg))) => {
                 assert_eq!(type_id, Some(1 + index as u32));
                 assert_eq!(offset, Some(24 + off));
+                assert_eq!(message, msg);
             }
             (got, want) => panic!("{:?} vs {want:?}", got.map(|b| b.nr_types())),
         }
@@ -245,6 +245,14 @@ mod tests {
                     order.set_u32(&mut bad, info_at(record), info);
                     check(&bad, order);
                 }
+                // A last record cut to 8 bytes (its head is truncated).
+                let mut cut = blob.clone();
+                let end = 24 + order.u32_at(&blob, 12) as usize;
+                cut.drain(end - 4..end);
+                for at in [12, 16] {
+                    order.set_u32(&mut cut, at, order.u32_at(&blob, at) - 4);
+                }
+                check(&cut, order);
             }
         }
     }

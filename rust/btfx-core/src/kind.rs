@@ -155,6 +155,14 @@ pub static RECORD_PARTS: [(u8, u8); 128] = {
     t
 };
 
+/// Bytes of the record whose info word is `info` (kind and vlen read from it; an
+/// unknown kind counts its 12-byte head only). u64: vlen is untrusted.
+#[inline(always)]
+pub fn record_bytes(info: u32) -> u64 {
+    let (info_size, elem_size) = RECORD_PARTS[info::kind(info) as usize];
+    12 + u64::from(info_size) + u64::from(info::vlen(info)) * u64::from(elem_size)
+}
+
 impl Kind {
     /// The kind for a raw kind number, or `None` for 0 and unknown kinds.
     #[inline]

@@ -51,20 +51,23 @@ fn shift_paths_agree(data: &[u8]) {
     assert_eq!(one_pass, parsed);
 }
 
-/// The plain walk over a type section: record offsets, or the record number and
-/// section offset where a record's head or body does not fit or its kind is unknown.
-fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64)> {
+/// The plain walk over a type section: record offsets, or the record number, section
+/// offset and message where a record's head or body does not fit or its kind is unknown.
+fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64, String)> {
     let mut offsets = Vec::new();
     let mut off = 0usize;
     while off < types.len() {
-        let fits = off + 12 <= types.len();
+        let stop = |msg: String| Err((offsets.len() as u32, off as u64, msg));
+        if off + 12 > types.len() {
+            return stop("Truncated type record".into());
+        }
         let info = order.u32_at(types, off + 4);
-        let size = match Kind::from_raw(info::kind(info)) {
-            Some(k) if fits => k.record_size(info::vlen(info)),
-            _ => u64::MAX,
+        let Some(k) = Kind::from_raw(info::kind(info)) else {
+            return stop(format!("Unknown kind {}", info::kind(info)));
         };
+        let size = k.record_size(info::vlen(info));
         if size > (types.len() - off) as u64 {
-            return Err((offsets.len() as u32, off as u64));
+            return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
         }
         offsets.push(off as u32);
         off += size as usize;
@@ -74,7 +77,8 @@ fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64)> {
 
 /// The input's records repeated past 32 KB (where parsing walks two chains, one from a
 /// guessed middle boundary), with one word overwritten as the input's last 8 bytes say:
-/// parsing gives the plain walk's offsets, or its error at the same record.
+/// parsing gives the plain walk's offsets, or its error at the same record and offset,
+/// with the same message.
 fn index_agrees(data: &[u8]) {
     let Ok(m) = Btf::from_slice(data, None) else { return };
     let (order, types) = (m.byte_order(), m.type_section());
@@ -93,8 +97,8 @@ fn index_agrees(data: &[u8]) {
     let blob = w.finish(b"\0");
     match (Btf::from_slice(&blob, None), plain_walk(&sec, order)) {
         (Ok(b), Ok(want)) => assert_eq!(b.type_offsets(), &want[..]),
-        (Err(Error::Format { type_id, offset, .. }), Err((index, off))) => {
-            assert_eq!((type_id, offset), (Some(1 + index), Some(24 + off)));
+        (Err(Error::Format { type_id, offset, message, .. }), Err((index, off, msg))) => {
+            assert_eq!((type_id, offset, message), (Some(1 + index), Some(24 + off), msg));
         }
         (got, want) => panic!("index {:?} vs plain walk {want:?}", got.map(|b| b.nr_types())),
     }

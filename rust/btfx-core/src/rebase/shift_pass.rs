@@ -5,7 +5,7 @@
 //! two halves on two threads ([`crate::threads`]).
 
 use crate::endian::{Be, ByteOrder, Le, Rd};
-use crate::kind::{info, Kind, SizeWord, LAYOUT_TABLE, RECORD_PARTS};
+use crate::kind::{info, record_bytes, Kind, SizeWord, LAYOUT_TABLE, RECORD_PARTS};
 use crate::threads::{join2, max_threads};
 
 /// Fewer types than this are shifted on the calling thread only (a thread spawn costs
@@ -176,10 +176,8 @@ fn shift_walk<E: Rd, const MARK: bool>(
     let (mut off, mut n) = (0usize, 0u32);
     while off < sec.len() {
         let info = E::u32(sec.get(off..off + 12)?, 4);
-        let kind = info::kind(info);
-        Kind::from_raw(kind)?;
-        let (info_size, elem_size) = RECORD_PARTS[kind as usize];
-        let size = 12 + info_size as usize + info::vlen(info) as usize * elem_size as usize;
+        Kind::from_raw(info::kind(info))?;
+        let size = usize::try_from(record_bytes(info)).ok()?;
         rewrite_record::<E, MARK>(sec.get_mut(off..off + size)?, info, by, &mut seen, used);
         off += size;
         n += 1;

@@ -78,8 +78,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             return None;
         }
         let vlen = info::vlen(inf);
-        let (info_size, elem_size) = crate::kind::RECORD_PARTS[kind];
-        let len = 12 + info_size as usize + vlen as usize * elem_size as usize;
+        let len = usize::try_from(crate::kind::record_bytes(inf)).ok()?;
         let r = Rec {
             kind: kind as u8,
             vlen,

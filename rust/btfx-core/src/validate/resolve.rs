@@ -177,8 +177,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 
     /// The resolve byte of any type id: own ids from `res` (valid once the id is
-    /// finished), others by walking base modifiers (the base is trusted, but the walk
-    /// is bounded so a cyclic base cannot hang it).
+    /// finished), others through the base's modifier chain ([`Self::walk_res`]).
     /// During the graph walk, a later own type has no resolve byte yet (0): a clean
     /// type's only later targets are types without edges, read from their records.
     #[inline(always)]

@@ -12,9 +12,10 @@
 //! ([`super::resolve`]), which sees clean types as finished.
 //!
 //! Where a kind's edges sit and what each must resolve to comes from one table
-//! ([`SHAPES`], built from `kind::LAYOUT_TABLE`): one loop serves every kind, with no
-//! code path per kind (the order of kinds in kernel BTF is too irregular to predict,
-//! and a mispredicted branch per type costs more than the checks themselves).
+//! ([`SHAPES`], built from `kind::LAYOUT_TABLE`), and one loop serves every kind. The
+//! kinds that make up nine types in ten of kernel BTF (FUNC, FUNC_PROTO, PTR, STRUCT,
+//! UNION) also have a path of their own that skips the table: on vmlinux they cut the
+//! walk from about 2.5 to 2.1 ms. A test holds the two to the same results.
 //!
 //! The walk needs nothing from phase 1 and runs on its own thread beside it; on input
 //! that phase 1 rejects its results are dropped, so it only has to stay in bounds.
@@ -141,6 +142,7 @@ static SHAPES: [Shape; 20] = {
 };
 
 /// What the walk hands to phases 2 and 3 (see the [`Validator`] fields).
+#[derive(Debug, PartialEq)]
 pub(super) struct Graph {
     pub(super) st: Vec<u8>,
     pub(super) res: Vec<u8>,
@@ -149,11 +151,67 @@ pub(super) struct Graph {
     pub(super) r1_ref: u32,
     /// The lowest clean type failing R3-R7, and its message.
     pub(super) clean_fail: Failure,
+    /// The indexes of the types that are not clean, in increasing order.
+    pub(super) unclean: Vec<u32>,
+}
+
+/// The finished own types below index `i`, as an edge from `i` sees them.
+struct Seen<'g> {
+    st: &'g [u8],
+    res: &'g [u8],
+    start_id: u32,
+    /// `i`, and at most the length of both slices.
+    lim: usize,
+}
+
+impl<'g> Seen<'g> {
+    #[inline(always)]
+    fn new(st: &'g [u8], res: &'g [u8], start_id: u32, i: usize) -> Self {
+        let lim = i.min(st.len()).min(res.len());
+        Seen { st, res, start_id, lim }
+    }
+
+    /// Edge target `w`: whether it is clean for `i` (see the module doc), and its
+    /// resolve byte when it is.
+    #[inline(always)]
+    fn look<E: Rd>(&self, v: &Validator<'_, E>, w: u32) -> (bool, u8) {
+        let rel = w.wrapping_sub(self.start_id) as usize;
+        if rel < self.lim {
+            if let (Some(&s), Some(&rb)) = (self.st.get(rel), self.res.get(rel)) {
+                return (s & ST_CLEAN == ST_CLEAN, rb);
+            }
+        }
+        if w == 0 {
+            return (true, K_NONE);
+        }
+        v.look_far(w)
+    }
+}
+
+impl Graph {
+    /// Records own type index `i`'s state and resolve bytes.
+    #[inline(always)]
+    fn put(&mut self, i: usize, st: u8, res: u8) {
+        if let (Some(s), Some(r)) = (self.st.get_mut(i), self.res.get_mut(i)) {
+            *s = st;
+            *r = res;
+        }
+        if st & ST_CLEAN != ST_CLEAN {
+            self.unclean.push(i as u32);
+        }
+    }
 }
 
 impl<'a, E: Rd> Validator<'a, E> {
     /// The walk over all own types.
     pub(super) fn graph_walk(&self) -> Graph {
+        self.walk_all(true)
+    }
+
+    /// [`Self::graph_walk`], with the common kinds on their own paths (`quick`) or every
+    /// kind through [`SHAPES`] (the tests' oracle for those paths).
+    #[inline(always)]
+    pub(super) fn walk_all(&self, quick: bool) -> Graph {
         let n = self.st_len();
         let (start, last) = (self.start_id, self.last_id);
         let mut g = Graph {
@@ -164,97 +222,191 @@ impl<'a, E: Rd> Validator<'a, E> {
             first: Vec::with_capacity(n + 1),
             r1_ref: u32::MAX,
             clean_fail: None,
+            unclean: Vec::new(),
         };
         let sec = self.sec;
         let mut scratch = Vec::new();
         // Record offsets from the parser's index (see `meta_range`).
         for (i, &off) in self.btf.type_offsets().iter().enumerate().take(n) {
-            let id = start + i as u32;
-            let e0 = g.edges.len();
-            g.first.push(e0 as u32);
-            let Some((r, _)) = self.decode(off as usize) else {
-                // Unreachable after parsing (T2): phase 1 reports it.
-                break;
+            g.first.push(g.edges.len() as u32);
+            let off = off as usize;
+            let Some(head) = sec.get(off..).and_then(|r| r.first_chunk::<12>()) else {
+                break; // unreachable after parsing (T2): phase 1 reports it
             };
-            let (kind, off) = (r.kind, off as usize);
-            let sh = &SHAPES[kind as usize];
-            let word = |at: usize| {
-                sec.get(at..).and_then(|b| b.first_chunk::<4>()).map_or(0, |c| E::at(c, 0))
-            };
-            // The single edges (0: none, which reads as void).
-            let mut clean = true;
-            let mut ok = true;
-            let mut rb0 = K_NONE;
-            for (j, (&at, &need)) in sh.one.iter().zip(&sh.one_need).enumerate() {
-                let w = if at != 0 { word(off + at as usize) } else { 0 };
-                let (c, rb) = self.look(&g.st, &g.res, i, w);
-                clean &= c;
-                ok &= admits(rb, need);
-                if j == 0 {
-                    rb0 = rb;
+            let inf = E::at(head, 1);
+            let w8 = E::at(head, 2);
+            // The common kinds on their own paths (see the module doc).
+            let kind = info::kind(inf) as u8;
+            let done = if !quick {
+                false
+            } else if kind == k::FUNC {
+                self.walk_func(&mut g, i, w8)
+            } else if kind == k::FUNC_PROTO {
+                self.walk_proto(&mut g, i, off, inf, w8)
+            } else if kind == k::PTR {
+                g.put(i, k::PTR | ST_CLEAN, k::PTR);
+                if w8 > last && g.r1_ref == u32::MAX {
+                    g.r1_ref = start + i as u32;
                 }
-            }
-            // The per-element edges.
-            if sh.stride != 0 {
-                let mut at = off + sh.elem_at as usize;
-                for _ in 0..r.vlen {
-                    let (c, rb) = self.look(&g.st, &g.res, i, word(at));
-                    clean &= c;
-                    ok &= admits(rb, sh.elem_need);
-                    at += sh.stride as usize;
-                }
-            }
-            let rb = if is_mod(kind) {
-                if clean || !self.own(r.w8) {
-                    rb0 | RES_VIA_MOD
-                } else {
-                    kind // filled when the DFS finishes the modifier
-                }
+                true
+            } else if kind == k::STRUCT || kind == k::UNION {
+                self.walk_members(&mut g, i, off, inf)
             } else {
-                kind | self.res_flag(&r)
+                false
             };
-            if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
-                // DATASEC and DECL_TAG, and any failure (for its message): the checks
-                // phase 3 runs, up to the first failure (only the lowest is reported,
-                // and a FUNC's check scans its prototype: repeating it for every FUNC
-                // of one bad prototype would cost FUNCs × parameters).
-                scratch.clear();
-                push_edges::<E>(&r, &mut scratch);
-                let msg = self.check_resolved_in(&g.st, &g.res, id, kind, &scratch);
-                g.clean_fail = msg.map(|m| (i as u32, m));
-            }
-            if !clean {
-                push_edges::<E>(&r, &mut g.edges);
-            }
-            if let Some(x) = g.res.get_mut(i) {
-                *x = rb;
-            }
-            if let Some(s) = g.st.get_mut(i) {
-                *s = kind | if clean { ST_CLEAN } else { 0 };
-            }
-            // R1 for PTR and FWD, whose id field is not a by-value edge.
-            if matches!(kind, k::PTR | k::FWD) && r.w8 > last && g.r1_ref == u32::MAX {
-                g.r1_ref = id;
+            if !done && !self.walk_any(&mut g, i, off, &mut scratch) {
+                break;
             }
         }
         g.first.resize(n + 1, g.edges.len() as u32);
         g
     }
 
+    /// One own type of any kind, by [`SHAPES`]; false if its record does not decode.
+    /// Out of line: the kinds that come here are a tenth of kernel BTF, and the hot loop
+    /// keeps its values in registers without this body.
+    #[inline(never)]
+    fn walk_any(&self, g: &mut Graph, i: usize, off: usize, scratch: &mut Vec<u32>) -> bool {
+        let sec = self.sec;
+        let id = self.start_id + i as u32;
+        let Some((r, _)) = self.decode(off) else {
+            return false;
+        };
+        let kind = r.kind;
+        let sh = &SHAPES[kind as usize];
+        let word =
+            |at: usize| sec.get(at..).and_then(|b| b.first_chunk::<4>()).map_or(0, |c| E::at(c, 0));
+        // The single edges (0: none, which reads as void).
+        let mut clean = true;
+        let mut ok = true;
+        let mut rb0 = K_NONE;
+        for (j, (&at, &need)) in sh.one.iter().zip(&sh.one_need).enumerate() {
+            let w = if at != 0 { word(off + at as usize) } else { 0 };
+            let (c, rb) = self.look(&g.st, &g.res, i, w);
+            clean &= c;
+            ok &= admits(rb, need);
+            if j == 0 {
+                rb0 = rb;
+            }
+        }
+        // The per-element edges.
+        if sh.stride != 0 {
+            let mut at = off + sh.elem_at as usize;
+            for _ in 0..r.vlen {
+                let (c, rb) = self.look(&g.st, &g.res, i, word(at));
+                clean &= c;
+                ok &= admits(rb, sh.elem_need);
+                at += sh.stride as usize;
+            }
+        }
+        let rb = if is_mod(kind) {
+            if clean || !self.own(r.w8) {
+                rb0 | RES_VIA_MOD
+            } else {
+                kind // filled when the DFS finishes the modifier
+            }
+        } else {
+            kind | self.res_flag(&r)
+        };
+        if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
+            // DATASEC and DECL_TAG, and any failure (for its message): the checks
+            // phase 3 runs, up to the first failure (only the lowest is reported,
+            // and a FUNC's check scans its prototype: repeating it for every FUNC
+            // of one bad prototype would cost FUNCs × parameters).
+            scratch.clear();
+            push_edges::<E>(&r, scratch);
+            let msg = self.check_resolved_in(&g.st, &g.res, id, kind, scratch);
+            g.clean_fail = msg.map(|m| (i as u32, m));
+        }
+        if !clean {
+            push_edges::<E>(&r, &mut g.edges);
+        }
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);
+        // R1 for PTR and FWD, whose id field is not a by-value edge.
+        if matches!(kind, k::PTR | k::FWD) && r.w8 > self.last_id && g.r1_ref == u32::MAX {
+            g.r1_ref = id;
+        }
+        true
+    }
+
+    /// A FUNC (as [`Self::walk_any`]): its one edge is its prototype, which must pass
+    /// R5.
+    #[inline(always)]
+    fn walk_func(&self, g: &mut Graph, i: usize, proto: u32) -> bool {
+        let (clean, rb) = self.look(&g.st, &g.res, i, proto);
+        if !clean {
+            g.edges.push(proto);
+        } else if !admits(rb, PROTO_OK) && g.clean_fail.is_none() {
+            let msg =
+                self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, k::FUNC, &[proto]);
+            g.clean_fail = msg.map(|m| (i as u32, m));
+        }
+        g.put(i, k::FUNC | if clean { ST_CLEAN } else { 0 }, k::FUNC);
+        true
+    }
+
+    /// A STRUCT or UNION (as [`Self::walk_any`]): an edge to every member's type,
+    /// which must be sized (R3). False (the generic walk then decides) if the record
+    /// is cut.
+    #[inline(always)]
+    fn walk_members(&self, g: &mut Graph, i: usize, off: usize, inf: u32) -> bool {
+        let n = info::vlen(inf) as usize;
+        let Some(members) = self.sec.get(off + 12..off + 12 + 12 * n) else {
+            return false;
+        };
+        let (mut clean, mut ok) = (true, true);
+        let seen = Seen::new(&g.st, &g.res, self.start_id, i);
+        for m in chunks::<12>(members) {
+            let (c, rb) = seen.look(self, E::at(m, 1));
+            clean &= c;
+            ok &= admits(rb, SIZED);
+        }
+        let kind = info::kind(inf) as u8;
+        if !clean {
+            g.edges.extend(chunks::<12>(members).map(|m| E::at(m, 1)));
+        } else if !ok && g.clean_fail.is_none() {
+            let es: Vec<u32> = chunks::<12>(members).map(|m| E::at(m, 1)).collect();
+            let msg = self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, kind, &es);
+            g.clean_fail = msg.map(|m| (i as u32, m));
+        }
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, kind);
+        true
+    }
+
+    /// A FUNC_PROTO (as [`Self::walk_any`]): edges to its return type and every
+    /// parameter's type, any of which may be anything; R5 is read off the parameters
+    /// in the same loop. False (the generic walk then decides) if the record is cut.
+    #[inline(always)]
+    fn walk_proto(&self, g: &mut Graph, i: usize, off: usize, inf: u32, ret: u32) -> bool {
+        let n = info::vlen(inf) as usize;
+        let Some(params) = self.sec.get(off + 12..off + 12 + 8 * n) else {
+            return false;
+        };
+        let seen = Seen::new(&g.st, &g.res, self.start_id, i);
+        let (mut clean, _) = seen.look(self, ret);
+        let mut bad = false;
+        for p in chunks::<8>(params) {
+            let (name, ty) = (E::at(p, 0), E::at(p, 1));
+            clean &= seen.look(self, ty).0;
+            bad |= (name == 0) | (ty == 0);
+        }
+        if bad {
+            bad = proto_args_bad::<E>(params).is_some();
+        }
+        if !clean {
+            g.edges.push(ret);
+            g.edges.extend(chunks::<8>(params).map(|p| E::at(p, 1)));
+        }
+        let flag = if bad { 0 } else { RES_FLAG };
+        g.put(i, k::FUNC_PROTO | if clean { ST_CLEAN } else { 0 }, k::FUNC_PROTO | flag);
+        true
+    }
+
     /// Edge target `w` seen from own type index `i`: whether it is clean for `i` (see
     /// the module doc), and its resolve byte when it is.
     #[inline(always)]
     fn look(&self, st: &[u8], res: &[u8], i: usize, w: u32) -> (bool, u8) {
-        let rel = w.wrapping_sub(self.start_id) as usize;
-        if rel < i {
-            if let (Some(&s), Some(&rb)) = (st.get(rel), res.get(rel)) {
-                return (s & ST_CLEAN == ST_CLEAN, rb);
-            }
-        }
-        if w == 0 {
-            return (true, K_NONE);
-        }
-        self.look_far(w)
+        Seen::new(st, res, self.start_id, i).look(self, w)
     }
 
     /// [`Self::look`] for a base type, an own type at or above `i`, or an id past

@@ -23,22 +23,35 @@ pub(super) struct Rec<'s> {
 /// The first failing own type (index from `start_id`) and its message.
 pub(super) type Failure = Option<(u32, String)>;
 
+/// The own modifiers, in increasing order: index from `start_id` and the type id each
+/// refers to (phase 2 starts its walks from these without reading the records again).
+pub(super) type ModLinks = Vec<(u32, u32)>;
+
 impl<'a, E: Rd> Validator<'a, E> {
     /// Phase 1 over all own types on at most `threads` threads. `st` is empty or has
     /// one byte per own type, which receives the type's raw kind.
-    pub(super) fn meta_all(&self, st: &mut [u8], threads: usize) -> Failure {
+    pub(super) fn meta_all(&self, st: &mut [u8], threads: usize) -> (Failure, ModLinks) {
         let n = self.st_len();
+        let mut mods = Vec::new();
         if !super::threads::split(n, threads) {
-            return self.meta_range(0..n, st);
+            let failed = self.meta_range(0..n, st, &mut mods);
+            return (failed, mods);
         }
         // Two halves of the ids, one per thread; the lower half's error wins.
         let mid = n / 2;
         let (st_lo, st_hi) = st.split_at_mut(mid.min(st.len()));
         let (lo, hi) = super::threads::join2(
-            || self.meta_range(0..mid, st_lo),
-            || self.meta_range(mid..n, st_hi),
+            || self.meta_range(0..mid, st_lo, &mut mods),
+            || {
+                let mut mods_hi = Vec::new();
+                (self.meta_range(mid..n, st_hi, &mut mods_hi), mods_hi)
+            },
         );
-        lo.or(hi.unwrap_or_else(|| Some((mid as u32, "internal error".into()))))
+        let Some((hi, mods_hi)) = hi else {
+            return (Some((mid as u32, "internal error".into())), mods);
+        };
+        mods.extend(mods_hi);
+        (lo.or(hi), mods)
     }
 
     /// Number of own types.
@@ -47,11 +60,18 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 
     /// Phase 1 for own type indexes `ids`; `st` is empty or their slice of kinds.
-    fn meta_range(&self, ids: Range<usize>, st: &mut [u8]) -> Failure {
+    fn meta_range(&self, ids: Range<usize>, st: &mut [u8], mods: &mut ModLinks) -> Failure {
         // Record offsets from the parser's index, not from the previous record's
         // length: records then do not wait on each other.
         let offsets = self.btf.type_offsets().get(ids.clone()).unwrap_or(&[]);
+        let quick = self.quick_meta();
         for (i, &off) in offsets.iter().enumerate() {
+            if let Some(kind) = quick.passes(off as usize) {
+                if let Some(s) = st.get_mut(i) {
+                    *s = kind;
+                }
+                continue;
+            }
             let Some((r, _)) = self.decode(off as usize) else {
                 // Unreachable after parsing (T2); never panic anyway.
                 return Some(((ids.start + i) as u32, "Unknown kind".into()));
@@ -61,6 +81,9 @@ impl<'a, E: Rd> Validator<'a, E> {
             }
             if let Some(msg) = self.check_meta(&r) {
                 return Some(((ids.start + i) as u32, msg));
+            }
+            if is_mod(r.kind) {
+                mods.push(((ids.start + i) as u32, r.w8));
             }
         }
         None
@@ -92,7 +115,7 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// One record's meta rules; `Some(message)` on failure.
     #[inline(always)]
-    fn check_meta(&self, r: &Rec) -> Msg {
+    pub(super) fn check_meta(&self, r: &Rec) -> Msg {
         let (kind, vlen, kflag, name_off, w8) = (r.kind, r.vlen, r.kflag, r.name_off, r.w8);
 
         // `btf_check_meta`: "Invalid btf_info" (classic BTF_INFO_MASK) / "Invalid name_offset".

@@ -5,12 +5,14 @@
 //! 3 (resolve, `btf_check_all_types`). Within a phase the lowest failing own type id is
 //! reported. Base types of split BTF are trusted and never checked.
 //!
-//! Phase 1 ([`meta`]) checks each record on its own. Strict validation also walks the
+//! Phase 1 ([`meta`]) checks each record on its own, after a quick accept of the most
+//! common kinds ([`quick_meta`]); it also lists the modifiers whose chains phase 2
+//! ([`tags`]) follows. Strict validation also walks the
 //! type section once more ([`graph`]), on a second thread for large inputs: it keeps
 //! one state byte and one resolve byte per own type, runs the phase 3 checks at once
 //! for every type whose edges all lead to finished lower ids (most of kernel BTF), and
 //! keeps a flat array of by-value edges for the rest. Phase 3 ([`resolve`]) then works
-//! on those arrays only. Nothing recurses: phase 3 is one iterative depth-first search,
+//! on those arrays and that rest only. Nothing recurses: phase 3 is one iterative depth-first search,
 //! linear in the number of edges. Identifier names are looked up in a bitmap of the own
 //! string section built in one linear pass ([`idents`]), others are checked 16 bytes at
 //! a time ([`names`]). For large inputs at module level, phase 1 and the bitmap run on
@@ -21,12 +23,15 @@ mod graph;
 mod idents;
 mod meta;
 mod names;
+mod quick_meta;
 mod resolve;
 mod tags;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fast;
+#[cfg(test)]
+mod tests_quick;
 mod threads;
 
 use crate::btf::Btf;
@@ -163,6 +168,8 @@ struct Validator<'a, E: Rd> {
     first: Vec<u32>,
     /// Strict only: per own type, the kind it resolves to plus `RES_*` flags ([`resolve`]).
     res: Vec<u8>,
+    /// Strict only: the own types that are not clean ([`graph`]), in increasing order.
+    unclean: Vec<u32>,
     /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
     r1_ref: u32,
     /// Valid identifiers of the own string section ([`idents`]), built by phase 1.
@@ -189,6 +196,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             edges: Vec::new(),
             first: Vec::new(),
             res: Vec::new(),
+            unclean: Vec::new(),
             r1_ref: u32::MAX,
             idents: OnceLock::new(),
             threads,
@@ -304,10 +312,9 @@ impl<'a, E: Rd> Validator<'a, E> {
         if self.opts.level == Level::Module {
             self.build_idents(self.threads);
             let mut st = vec![0u8; n];
-            let failed = self.meta_all(&mut st, self.threads);
+            let (failed, mods) = self.meta_all(&mut st, self.threads);
             self.phase1_result(failed)?;
-            self.st = st;
-            return self.phase2();
+            return self.phase1_result(self.phase2_in(&st, &mods));
         }
         // Strict: phases 1 and 2 beside the graph walk, on two threads for large
         // inputs.
@@ -315,8 +322,8 @@ impl<'a, E: Rd> Validator<'a, E> {
         let phases12 = || {
             this.build_idents(1);
             let mut kinds = vec![0u8; n];
-            let failed = this.meta_all(&mut kinds, 1);
-            let failed2 = if failed.is_none() { this.phase2_in(&kinds) } else { None };
+            let (failed, mods) = this.meta_all(&mut kinds, 1);
+            let failed2 = if failed.is_none() { this.phase2_in(&kinds, &mods) } else { None };
             (failed, failed2)
         };
         let ((failed, failed2), graph) = if threads::split(n, self.threads) {
@@ -332,6 +339,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         self.edges = graph.edges;
         self.first = graph.first;
         self.r1_ref = graph.r1_ref;
+        self.unclean = graph.unclean;
         self.phase3(graph.clean_fail)
     }
 

@@ -8,8 +8,8 @@
 //! finishes the modifier.
 
 use super::base_chains::LONG_WALK;
+use super::graph::RES_VIA_MOD;
 use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
-use super::graph::{RES_VIA_MOD, ST_CLEAN};
 use super::meta::Failure;
 use super::*;
 
@@ -31,15 +31,15 @@ impl<'a, E: Rd> Validator<'a, E> {
         let stop = clean_id.min(self.r1_ref);
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
         let mut r1_min = u32::MAX;
-        for i in 0..n {
+        // Clean types were finished by the graph walk.
+        let unclean = std::mem::take(&mut self.unclean);
+        for &i in &unclean {
+            let i = i as usize;
             let id = self.start_id + i as u32;
-            if id >= stop {
+            if id >= stop || i >= n {
                 break;
             }
             let s = self.st[i];
-            if s & ST_CLEAN == ST_CLEAN {
-                continue;
-            }
             if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
                 self.dfs(i, &mut stack, &mut r1_min);
             }

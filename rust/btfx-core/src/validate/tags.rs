@@ -1,39 +1,29 @@
 //! Phase 2: `btf_check_type_tags`.
 
-use super::meta::Failure;
+use super::meta::{Failure, ModLinks};
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
     /// Type tags come first in modifier chains, chains are at most 32 long. `cur < i`
     /// stops the walk (the kernel's `cur_id <= good_id`: lower modifiers, own or base,
-    /// were already checked).
-    pub(super) fn phase2(&self) -> Result<()> {
-        match self.phase2_in(&self.st) {
-            Some((i, msg)) => Err(self.err(self.start_id + i, msg)),
-            None => Ok(()),
-        }
-    }
-
-    /// [`Self::phase2`] with own kinds from `st`: the first failing own type.
-    pub(super) fn phase2_in(&self, st: &[u8]) -> Failure {
-        for (i, &s) in st.iter().enumerate() {
-            let kind = s & ST_KIND;
-            if !is_mod(kind) {
-                continue;
-            }
-            let id = self.start_id + i as u32;
+    /// were already checked). Own kinds are read from `st`; `mods` lists the own
+    /// modifiers and their first links.
+    pub(super) fn phase2_in(&self, st: &[u8], mods: &ModLinks) -> Failure {
+        for &(i, target) in mods {
+            let id = self.start_id + i;
+            let kind = st.get(i as usize).map_or(K_NONE, |&s| s & ST_KIND);
             let mut in_tags = kind == k::TYPE_TAG;
             let mut cur = id;
             let mut kcur = kind;
             let mut limit = 32u32;
             while is_mod(kcur) {
                 if limit == 0 {
-                    return Some((i as u32, "Max chain length or cycle detected".into()));
+                    return Some((i, "Max chain length or cycle detected".into()));
                 }
                 limit -= 1;
                 if kcur == k::TYPE_TAG {
                     if !in_tags {
-                        return Some((i as u32, "Type tags don't precede modifiers".into()));
+                        return Some((i, "Type tags don't precede modifiers".into()));
                     }
                 } else {
                     in_tags = false;
@@ -41,9 +31,9 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if cur < id {
                     break;
                 }
-                cur = self.word_of(cur, 8);
+                cur = if cur == id { target } else { self.word_of(cur, 8) };
                 if cur > self.last_id {
-                    return Some((i as u32, "Invalid type_id".into()));
+                    return Some((i, "Invalid type_id".into()));
                 }
                 kcur = self.kind_in(st, cur);
             }

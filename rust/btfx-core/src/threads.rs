@@ -6,8 +6,9 @@
 //! microseconds) would cost more than it saves. No pool is kept, so nothing survives a
 //! `fork`.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -43,35 +44,52 @@ pub(crate) fn join2<A, B: Send>(
     lo: impl FnOnce() -> A,
     hi: impl FnOnce() -> B + Send,
 ) -> (A, Option<B>) {
-    let hi = std::sync::Mutex::new(Some(hi));
+    let hi = Mutex::new(Some(hi));
     let take = || hi.lock().ok().and_then(|mut f| f.take());
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new().spawn_scoped(scope, move || take().map(|f| f()));
-        let a = lo();
-        let b = match worker {
-            Ok(handle) => {
-                wait_briefly(&handle);
-                handle.join().ok().flatten()
+    let out: Mutex<Option<B>> = Mutex::new(None);
+    let a = std::thread::scope(|scope| {
+        // The worker catches its own panic, so the scope never re-raises it.
+        let work = || {
+            let b = catch_unwind(AssertUnwindSafe(|| take().map(|f| f()))).ok().flatten();
+            if let Ok(mut slot) = out.lock() {
+                *slot = b;
             }
-            Err(_) => take().map(|f| f()),
         };
-        (a, b)
-    })
+        let worker = std::thread::Builder::new().spawn_scoped(scope, work);
+        let a = lo();
+        match worker {
+            // Not joined once it has ended: the scope then has nothing left to wait for.
+            Ok(handle) if !wait_briefly(&handle) => drop(handle.join()),
+            Ok(_) => {}
+            Err(_) => {
+                let b = take().map(|f| f());
+                if let Ok(mut slot) = out.lock() {
+                    *slot = b;
+                }
+            }
+        }
+        a
+    });
+    (a, out.into_inner().ok().flatten())
 }
 
 /// Longest time [`join2`] spins for the worker before it blocks in the join.
 const SPIN_LIMIT: Duration = Duration::from_millis(2);
 
-/// Spins until `handle`'s thread has ended, for at most [`SPIN_LIMIT`]. A join that
-/// blocks at once is woken only after the worker's exit is signalled, which took
+/// Spins until `handle`'s work has ended, for at most [`SPIN_LIMIT`]; whether it has.
+/// A waiter that sleeps is woken only after the worker's end is signalled, which took
 /// 100-300 us on the 2-CPU virtual machines btfx is developed on (the sleeping CPU
 /// must be woken first); validation of vmlinux waits on the worker for about that
 /// long, so the spin costs one CPU for a few hundred microseconds at most.
-fn wait_briefly<T>(handle: &std::thread::ScopedJoinHandle<'_, T>) {
+fn wait_briefly<T>(handle: &std::thread::ScopedJoinHandle<'_, T>) -> bool {
     let start = Instant::now();
-    while !handle.is_finished() && start.elapsed() < SPIN_LIMIT {
+    while !handle.is_finished() {
+        if start.elapsed() >= SPIN_LIMIT {
+            return false;
+        }
         for _ in 0..64 {
             std::hint::spin_loop();
         }
     }
+    true
 }

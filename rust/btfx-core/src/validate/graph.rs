@@ -141,13 +141,18 @@ static SHAPES: [Shape; 20] = {
     t
 };
 
-/// What the walk hands to phases 2 and 3 (see the [`Validator`] fields).
+/// What the walk hands to phase 3.
 #[derive(Debug, PartialEq)]
 pub(super) struct Graph {
+    /// Per own type (index `id - start_id`): see `ST_*`.
     pub(super) st: Vec<u8>,
+    /// Per own type, the kind it resolves to plus `RES_*` flags ([`super::resolve`]).
     pub(super) res: Vec<u8>,
+    /// By-value edges of the own types that are not clean, in id order.
     pub(super) edges: Vec<u32>,
+    /// Own type `i`'s edges are `edges[first[i]..first[i + 1]]`.
     pub(super) first: Vec<u32>,
+    /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
     pub(super) r1_ref: u32,
     /// The lowest clean type failing R3-R7, and its message.
     pub(super) clean_fail: Failure,
@@ -189,6 +194,15 @@ impl<'g> Seen<'g> {
 }
 
 impl Graph {
+    /// The by-value edges of own type index `i`.
+    #[inline(always)]
+    pub(super) fn edges_of(&self, i: usize) -> &[u32] {
+        match (self.first.get(i), self.first.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
     /// Records own type index `i`'s state and resolve bytes.
     #[inline(always)]
     fn put(&mut self, i: usize, st: u8, res: u8) {

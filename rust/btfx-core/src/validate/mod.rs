@@ -7,16 +7,16 @@
 //!
 //! Phase 1 ([`meta`]) checks each record on its own, after a quick accept of the most
 //! common kinds ([`quick_meta`]); it also lists the modifiers whose chains phase 2
-//! ([`tags`]) follows. Strict validation also walks the
-//! type section once more ([`graph`]), on a second thread for large inputs: it keeps
-//! one state byte and one resolve byte per own type, runs the phase 3 checks at once
-//! for every type whose edges all lead to finished lower ids (most of kernel BTF), and
-//! keeps a flat array of by-value edges for the rest. Phase 3 ([`resolve`]) then works
-//! on those arrays and that rest only. Nothing recurses: phase 3 is one iterative depth-first search,
-//! linear in the number of edges. Identifier names are looked up in a bitmap of the own
-//! string section built in one linear pass ([`idents`]), others are checked 16 bytes at
-//! a time ([`names`]). For large inputs at module level, phase 1 and the bitmap run on
-//! two threads ([`threads`]).
+//! ([`tags`]) follows. Strict validation also walks the type section once more
+//! ([`graph`]), on a second thread for large inputs: it keeps one state byte and one
+//! resolve byte per own type, runs the phase 3 checks at once for every type whose
+//! edges all lead to finished lower ids (most of kernel BTF), and keeps a flat array of
+//! by-value edges for the rest. Phase 3 ([`resolve`]) then works on those arrays and
+//! that rest only, on the walk's thread. Nothing recurses: phase 3 is one iterative
+//! depth-first search, linear in the number of edges. Identifier names are looked up in
+//! a bitmap of the own string section built in one linear pass ([`idents`]), others are
+//! checked 16 bytes at a time ([`names`]). For large inputs at module level, phase 1
+//! and the bitmap run on two threads ([`threads`]).
 
 mod base_chains;
 mod graph;
@@ -159,19 +159,6 @@ struct Validator<'a, E: Rd> {
     last_id: u32,
     start_str_off: u32,
     str_end: u32,
-    /// Per own type (index `id - start_id`): see `ST_*`.
-    st: Vec<u8>,
-    /// Strict only: by-value edges of the own types that are not clean, in id order
-    /// ([`graph`]).
-    edges: Vec<u32>,
-    /// Strict only: own type `i`'s edges are `edges[first[i]..first[i + 1]]`.
-    first: Vec<u32>,
-    /// Strict only: per own type, the kind it resolves to plus `RES_*` flags ([`resolve`]).
-    res: Vec<u8>,
-    /// Strict only: the own types that are not clean ([`graph`]), in increasing order.
-    unclean: Vec<u32>,
-    /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
-    r1_ref: u32,
     /// Valid identifiers of the own string section ([`idents`]), built by phase 1.
     idents: OnceLock<Option<idents::IdentMap>>,
     /// At most this many threads ([`threads`]).
@@ -192,12 +179,6 @@ impl<'a, E: Rd> Validator<'a, E> {
             last_id: btf.last_id(),
             start_str_off: btf.start_str_off(),
             str_end: btf.str_end(),
-            st: Vec::new(),
-            edges: Vec::new(),
-            first: Vec::new(),
-            res: Vec::new(),
-            unclean: Vec::new(),
-            r1_ref: u32::MAX,
             idents: OnceLock::new(),
             threads,
             base_res: OnceLock::new(),
@@ -287,7 +268,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// Raw kind of any type id ([`K_NONE`] for void and ids past `last_id`).
     #[inline]
     fn kind_of(&self, id: u32) -> u8 {
-        self.kind_in(&self.st, id)
+        self.kind_in(&[], id)
     }
 
     /// [`Self::kind_of`] with own kinds read from `st` where it has them.
@@ -306,7 +287,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         info::kind(self.word_of(id, 4)) as u8
     }
 
-    fn run(mut self) -> Result<()> {
+    fn run(self) -> Result<()> {
         self.phase0()?;
         let n = self.st_len();
         if self.opts.level == Level::Module {
@@ -316,8 +297,9 @@ impl<'a, E: Rd> Validator<'a, E> {
             self.phase1_result(failed)?;
             return self.phase1_result(self.phase2_in(&st, &mods));
         }
-        // Strict: phases 1 and 2 beside the graph walk, on two threads for large
-        // inputs.
+        // Strict: phases 1 and 2 beside the graph walk and phase 3, on two threads for
+        // large inputs. Phase 3 runs where the walk left its arrays in cache; its
+        // result counts only if phases 1 and 2 pass.
         let this = &self;
         let phases12 = || {
             this.build_idents(1);
@@ -326,21 +308,18 @@ impl<'a, E: Rd> Validator<'a, E> {
             let failed2 = if failed.is_none() { this.phase2_in(&kinds, &mods) } else { None };
             (failed, failed2)
         };
-        let ((failed, failed2), graph) = if threads::split(n, self.threads) {
-            let (f, graph) = threads::join2(phases12, || this.graph_walk());
-            (f, graph.ok_or_else(|| self.err(self.start_id, "internal error"))?)
+        let phase3 = || this.phase3(&mut this.graph_walk());
+        let ((failed, failed2), resolved) = if threads::split(n, self.threads) {
+            let (f, resolved) = threads::join2(phases12, phase3);
+            (f, resolved.unwrap_or_else(|| Err(self.err(self.start_id, "internal error"))))
         } else {
-            (phases12(), self.graph_walk())
+            let f = phases12();
+            let pass = f.0.is_none() && f.1.is_none();
+            (f, if pass { phase3() } else { Ok(()) })
         };
         self.phase1_result(failed)?;
         self.phase1_result(failed2)?;
-        self.st = graph.st;
-        self.res = graph.res;
-        self.edges = graph.edges;
-        self.first = graph.first;
-        self.r1_ref = graph.r1_ref;
-        self.unclean = graph.unclean;
-        self.phase3(graph.clean_fail)
+        resolved
     }
 
     /// Builds the identifier map (once) on at most `threads` threads.

@@ -1,16 +1,15 @@
 //! Phase 3: `btf_check_all_types` / `btf_resolve` and the per-kind `*_resolve` +
 //! `btf_func_check`, for the types the graph walk ([`super::graph`]) could not finish.
 //!
-//! Resolve bytes ([`Validator::res`]): for a non-modifier, its raw kind plus
+//! Resolve bytes ([`Graph::res`]): for a non-modifier, its raw kind plus
 //! [`RES_FLAG`]; for a modifier, [`RES_VIA_MOD`] plus the resolve byte of what its
 //! chain reaches after skipping modifiers (`btf_type_skip_modifiers`), filled by the graph walk when the
 //! chain leaves the own types at once or the modifier is clean, otherwise when the DFS
 //! finishes the modifier.
 
 use super::base_chains::LONG_WALK;
-use super::graph::RES_VIA_MOD;
 use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
-use super::meta::Failure;
+use super::graph::{Graph, RES_VIA_MOD};
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
@@ -21,35 +20,35 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// failing R1) ends the search. R1 failures are found while scanning edges; since
     /// ids are checked in increasing order and the first failure stops, the lowest id
     /// seen failing R1 is all that needs remembering.
-    pub(super) fn phase3(&mut self, clean_fail: Failure) -> Result<()> {
-        let n = self.st.len();
-        let (clean_id, clean_msg) = match clean_fail {
+    pub(super) fn phase3(&self, g: &mut Graph) -> Result<()> {
+        let n = g.st.len();
+        let (clean_id, clean_msg) = match g.clean_fail.take() {
             Some((i, msg)) => (self.start_id + i, msg),
             None => (u32::MAX, String::new()),
         };
         // The error if no unclean type below `stop` fails.
-        let stop = clean_id.min(self.r1_ref);
+        let stop = clean_id.min(g.r1_ref);
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
         let mut r1_min = u32::MAX;
         // Clean types were finished by the graph walk.
-        let unclean = std::mem::take(&mut self.unclean);
+        let unclean = std::mem::take(&mut g.unclean);
         for &i in &unclean {
             let i = i as usize;
             let id = self.start_id + i as u32;
             if id >= stop || i >= n {
                 break;
             }
-            let s = self.st[i];
-            if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(i) {
-                self.dfs(i, &mut stack, &mut r1_min);
+            let s = g.st[i];
+            if s & (ST_GREY | ST_BLACK) == 0 && !self.finish_leaf_parent(g, i) {
+                self.dfs(g, i, &mut stack, &mut r1_min);
             }
             let msg = if r1_min == id {
                 fail("Invalid type_id")
-            } else if self.st[i] & ST_BAD != 0 {
+            } else if g.st[i] & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
             } else {
-                self.check_resolved_in(&self.st, &self.res, id, s & ST_KIND, self.edges_of(i))
+                self.check_resolved_in(&g.st, &g.res, id, s & ST_KIND, g.edges_of(i))
             };
             if let Some(msg) = msg {
                 return Err(self.err(id, msg));
@@ -57,7 +56,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         }
         if stop == u32::MAX {
             Ok(())
-        } else if stop == self.r1_ref {
+        } else if stop == g.r1_ref {
             // R1 for PTR and FWD, whose id field is not a by-value edge.
             Err(self.err(stop, "Invalid type_id"))
         } else {
@@ -65,28 +64,18 @@ impl<'a, E: Rd> Validator<'a, E> {
         }
     }
 
-    /// The by-value edges of own type index `i`.
-    #[inline(always)]
-    fn edges_of(&self, i: usize) -> &[u32] {
-        let (a, b) = (self.first.get(i), self.first.get(i + 1));
-        match (a, b) {
-            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
-            _ => &[],
-        }
-    }
-
     /// The DFS of own type index `i` when it has no edge to an unfinished own type
     /// (nor past `last_id`), which is most types: finishes `i` at once as the DFS would
     /// (inheriting `ST_BAD`, filling a modifier's resolve byte) and returns true.
     #[inline(always)]
-    fn finish_leaf_parent(&mut self, i: usize) -> bool {
+    fn finish_leaf_parent(&self, g: &mut Graph, i: usize) -> bool {
         let (start, last) = (self.start_id, self.last_id);
-        let (a, b) = match (self.first.get(i), self.first.get(i + 1)) {
+        let (a, b) = match (g.first.get(i), g.first.get(i + 1)) {
             (Some(&a), Some(&b)) => (a as usize, b as usize),
             _ => return false,
         };
-        let es = self.edges.get(a..b).unwrap_or(&[]);
-        let st = &mut self.st[..];
+        let es = g.edges.get(a..b).unwrap_or(&[]);
+        let st = &mut g.st[..];
         let mut bad = 0u8;
         for &w in es {
             if w < start {
@@ -107,8 +96,8 @@ impl<'a, E: Rd> Validator<'a, E> {
         if s & ST_BAD == 0 && is_mod(s & ST_KIND) {
             if let Some(&w) = es.first() {
                 if w >= start {
-                    let r = self.res.get((w - start) as usize).copied().unwrap_or(0) | RES_VIA_MOD;
-                    if let Some(ri) = self.res.get_mut(i) {
+                    let r = g.res.get((w - start) as usize).copied().unwrap_or(0) | RES_VIA_MOD;
+                    if let Some(ri) = g.res.get_mut(i) {
                         *ri = r;
                     }
                 }
@@ -119,13 +108,13 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
     /// that reaches a cycle and fills the resolve bytes of own-to-own modifiers.
-    fn dfs(&mut self, root: usize, stack: &mut Vec<(u32, u32, u32)>, r1_min: &mut u32) {
+    fn dfs(&self, g: &mut Graph, root: usize, stack: &mut Vec<(u32, u32, u32)>, r1_min: &mut u32) {
         let start = self.start_id;
         let last = self.last_id;
-        let st = &mut self.st[..];
-        let res = &mut self.res[..];
-        let edges = &self.edges[..];
-        let first = &self.first[..];
+        let st = &mut g.st[..];
+        let res = &mut g.res[..];
+        let edges = &g.edges[..];
+        let first = &g.first[..];
         let span = |i: usize| (first[i], first[i + 1]);
         st[root] |= ST_GREY;
         let (a, b) = span(root);

@@ -1,8 +1,10 @@
 //! When validation runs on two threads ([`crate::threads`]). At module level, phase 1
 //! of a large BTF is split in two halves of the ids, and its string section's
 //! identifier map in two halves of the bytes. Strict validation instead runs phases 1
-//! and 2 on one thread and the graph walk (`graph`) on the other; the few types left
-//! to phase 3 are then searched on the calling thread.
+//! and 2 on one thread and the graph walk (`graph`) on the other, which then searches
+//! the few types left to phase 3 while the walk's arrays are still in its cache
+//! (searching them on the calling thread, which must first fetch them from the other
+//! CPU, made validation of vmlinux about 0.1 ms slower).
 
 pub(super) use crate::threads::join2;
 pub use crate::threads::{max_threads, set_max_threads};

@@ -2,19 +2,22 @@
 //! pass that rejects unknown kinds and records that do not fit (docs/rules.md T1-T3).
 //!
 //! Each record's size gives the next record's offset, so the pass is a chain of
-//! dependent loads. Large sections are walked as two chains in step, one from the
-//! start and one from a guessed record boundary near the middle, which overlaps the
-//! two chains' latencies. The guess is kept only if the walk from the start lands on it
-//! exactly; otherwise that walk goes on alone. The offsets and the first error are
-//! always those of the plain walk from the start.
+//! dependent loads. Large sections are walked as two or four chains in step, one from
+//! the start and one from a guessed record boundary near each half or quarter mark,
+//! which overlaps the chains' latencies. A guess is kept only if the chain before it,
+//! itself started from a kept boundary, lands on it exactly; from the first chain that
+//! does not, the walk goes on alone. The offsets and the first error are always those
+//! of the plain walk from the start.
 
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result, Section};
 use crate::kind::{info, record_bytes, Kind, RECORD_PARTS};
 
-/// Sections smaller than this are walked as one chain (the guess is not worth it).
+/// Sections smaller than this are walked as one chain (a guess is not worth it).
 const TWO_CHAINS_MIN_BYTES: usize = 32 * 1024;
-/// How far past the middle a boundary is looked for, in bytes.
+/// Sections from this size on are walked as four chains.
+const FOUR_CHAINS_MIN_BYTES: usize = 256 * 1024;
+/// How far past a half or quarter mark a boundary is looked for, in bytes.
 const GUESS_SPAN: usize = 4096;
 /// How many records in a row must look well formed from a guessed boundary.
 const GUESS_RECORDS: usize = 16;
@@ -70,12 +73,12 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
         self.size(off)
     }
 
-    /// A guessed record boundary past the middle: the first 4-byte offset from which
+    /// A guessed record boundary at or past `mark`: the first 4-byte offset from which
     /// `GUESS_RECORDS` records in a row look well formed.
-    fn middle_guess(&self) -> Option<usize> {
+    fn guess(&self, mark: usize) -> Option<usize> {
         let len = self.types.len();
-        let mid = (len / 2) & !3;
-        (mid..len.min(mid + GUESS_SPAN)).step_by(4).find(|&start| {
+        let mark = mark & !3;
+        (mark..len.min(mark + GUESS_SPAN)).step_by(4).find(|&start| {
             let mut at = start;
             for _ in 0..GUESS_RECORDS {
                 match self.plausible(at) {
@@ -90,17 +93,35 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
         })
     }
 
+    /// Chain starts: 0, then a guess at each of the `N - 1` marks that split the
+    /// section evenly (`None` if one is missing or not past the one before).
+    fn starts<const N: usize>(&self) -> Option<[usize; N]> {
+        let len = self.types.len();
+        let mut starts = [0usize; N];
+        for j in 1..N {
+            starts[j] = self.guess(len / N * j)?;
+            if starts[j] <= starts[j - 1] {
+                return None;
+            }
+        }
+        Some(starts)
+    }
+
     fn index(&self, start_id: u32, abs_base: u64) -> Result<Vec<u32>> {
         let len = self.types.len();
         // Every record has at least 12 bytes: this bounds the allocation by the input.
         let mut offsets = Vec::with_capacity(len / 12);
         let mut off = 0usize;
-        if len >= TWO_CHAINS_MIN_BYTES {
-            if let Some(g) = self.middle_guess() {
-                off = self.two_chains(g, &mut offsets);
+        if len >= FOUR_CHAINS_MIN_BYTES {
+            if let Some(starts) = self.starts::<4>() {
+                off = self.chains(starts, &mut offsets);
+            }
+        } else if len >= TWO_CHAINS_MIN_BYTES {
+            if let Some(starts) = self.starts::<2>() {
+                off = self.chains(starts, &mut offsets);
             }
         }
-        // One chain: the whole section, or what the two chains left.
+        // One chain: the whole section, or what the chains left.
         while off < len {
             let Some(size) = self.size(off) else {
                 return Err(self.error(start_id, offsets.len(), abs_base + off as u64, off));
@@ -111,33 +132,52 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
         Ok(offsets)
     }
 
-    /// Walks from 0 and from `g` in step. Pushes into `offsets` the records it is sure
-    /// of and returns where the single walk must go on: the end when the walk from 0
-    /// landed exactly on `g` and the one from `g` reached the end; otherwise the first
-    /// offset not yet indexed on the walk from 0.
-    fn two_chains(&self, g: usize, offsets: &mut Vec<u32>) -> usize {
+    /// Walks `N` chains in step, chain `j` from `starts[j]` up to `starts[j + 1]` (the
+    /// last one up to the end). Pushes into `offsets` the records it is sure of and
+    /// returns where the single walk must go on: the end when every chain landed
+    /// exactly on the next one's start; otherwise the first offset not yet indexed on
+    /// the first chain that did not (its start was a boundary: the chain before landed
+    /// on it).
+    fn chains<const N: usize>(&self, starts: [usize; N], offsets: &mut Vec<u32>) -> usize {
         let len = self.types.len();
-        let mut upper = Vec::with_capacity((len - g) / 12);
-        let (mut a, mut b) = (0usize, g);
-        // Both walks, while neither is done or stopped.
-        while a < g && b < len {
-            let (Some(sa), Some(sb)) = (self.size(a), self.size(b)) else { break };
-            offsets.push(a as u32);
-            upper.push(b as u32);
-            a += sa;
-            b += sb;
+        let ends: [usize; N] = std::array::from_fn(|j| starts.get(j + 1).copied().unwrap_or(len));
+        // Chain 0 fills `offsets`; the others their own lists, appended once verified.
+        let mut lists: [Vec<u32>; N] = std::array::from_fn(|j| {
+            Vec::with_capacity(if j == 0 { 0 } else { (ends[j] - starts[j]) / 12 })
+        });
+        let mut pos = starts;
+        // All chains in step, each until it reaches its end or a bad record (the
+        // halves of kernel BTF differ in record sizes: chains end at different times).
+        let mut stopped = [false; N];
+        loop {
+            let mut busy = false;
+            for j in 0..N {
+                if stopped[j] || pos[j] >= ends[j] {
+                    continue;
+                }
+                busy = true;
+                let Some(size) = self.size(pos[j]) else {
+                    stopped[j] = true;
+                    continue;
+                };
+                let list = if j == 0 { &mut *offsets } else { &mut lists[j] };
+                list.push(pos[j] as u32);
+                pos[j] += size;
+            }
+            if !busy {
+                break;
+            }
         }
-        // The walk from 0 alone, up to the guess.
-        while a < g {
-            let Some(sa) = self.size(a) else { return a };
-            offsets.push(a as u32);
-            a += sa;
+        // Stitch while the boundaries hold.
+        for j in 0..N {
+            if j > 0 {
+                offsets.extend_from_slice(&lists[j]);
+            }
+            if pos[j] != ends[j] {
+                return pos[j]; // an error, or the next start was not a boundary
+            }
         }
-        if a != g {
-            return a; // the guess was not a boundary
-        }
-        offsets.extend_from_slice(&upper);
-        b
+        len
     }
 
     /// The T1-T3 error for record number `index` at section offset `off` (blob offset
@@ -193,19 +233,19 @@ mod tests {
         Ok(offsets)
     }
 
-    /// `ptrs` PTRs, an ENUM whose values read as a run of PTR records when taken 12
-    /// bytes at a time from a word where a value starts (a false boundary for the
-    /// guess), then `ptrs` more PTRs; the middle of the section falls in the ENUM.
-    fn with_decoy(order: ByteOrder, ptrs: u32, enum_vlen: u32) -> Vec<u8> {
+    /// `before` PTRs, an ENUM whose values read as a run of PTR records when taken 12
+    /// bytes at a time from a word where a value starts (a false boundary for a guess
+    /// whose mark falls in it), then `after` more PTRs.
+    fn with_decoy(order: ByteOrder, before: u32, enum_vlen: u32, after: u32) -> Vec<u8> {
         let mut w = TypeWriter::new(order, 0);
-        for _ in 0..ptrs {
+        for _ in 0..before {
             w.push(&[0, PTR, 0]);
         }
         let mut e = vec![0, test_info::ENUM | enum_vlen, 4];
         let fake = [0, PTR, 0];
         e.extend((0..enum_vlen * 2).map(|i| fake[i as usize % 3]));
         w.push(&e);
-        for _ in 0..ptrs {
+        for _ in 0..after {
             w.push(&[0, PTR, 0]);
         }
         w.finish(b"\0")
@@ -224,35 +264,48 @@ mod tests {
         }
     }
 
+    /// A section of `total` 12-byte PTR records with the decoy ENUM (or, with `vlen` 0,
+    /// a plain ENUM) after record `at`, checked as is, with an unknown kind or a cut
+    /// record at several places, and with its last record cut short.
+    fn check_all(order: ByteOrder, total: usize, at: usize, vlen: u32) {
+        let blob = with_decoy(order, at as u32, vlen, (total - at) as u32);
+        check(&blob, order);
+        // Record `r`'s info word (record `at` is the ENUM).
+        let enum_size = 12 + 8 * vlen as usize;
+        let info_at = |r: usize| 24 + 12 * r + if r > at { enum_size - 12 } else { 0 } + 4;
+        let mut records: Vec<usize> = (1..8).map(|q| total * q / 8).collect();
+        records.extend([100, total - 40, total]);
+        for record in records.into_iter().filter(|&r| r != at) {
+            for info in [25 << 24, test_info::STRUCT | 0xffff] {
+                let mut bad = blob.clone();
+                order.set_u32(&mut bad, info_at(record), info);
+                check(&bad, order);
+            }
+        }
+        // A last record cut to 8 bytes (its head is truncated).
+        let mut cut = blob.clone();
+        let end = 24 + order.u32_at(&blob, 12) as usize;
+        cut.drain(end - 4..end);
+        for at in [12, 16] {
+            order.set_u32(&mut cut, at, order.u32_at(&blob, at) - 4);
+        }
+        check(&cut, order);
+    }
+
     #[test]
-    fn two_chains_index_what_one_chain_does() {
+    fn chains_index_what_one_chain_does() {
         for order in [ByteOrder::Little, ByteOrder::Big] {
-            // The decoy makes the guess wrong; without it (vlen 0) the guess is right.
-            for enum_vlen in [0, 1200] {
-                let (ptrs, enum_size) = (3000, 12 + 8 * enum_vlen as usize);
-                let blob = with_decoy(order, ptrs as u32, enum_vlen);
-                assert!(blob.len() > 2 * super::TWO_CHAINS_MIN_BYTES);
-                check(&blob, order);
-                // An unknown kind in the lower half and in the upper half, and a last
-                // record that runs past the end (records other than the ENUM, number
-                // `ptrs`, are 12-byte PTRs).
-                let info_at =
-                    |r: usize| 24 + 12 * r + if r > ptrs { enum_size - 12 } else { 0 } + 4;
-                let last = 2 * ptrs;
-                let cases = [(100, 25 << 24), (last - 40, 25 << 24), (last, test_info::STRUCT | 1)];
-                for (record, info) in cases {
-                    let mut bad = blob.clone();
-                    order.set_u32(&mut bad, info_at(record), info);
-                    check(&bad, order);
+            // Two chains, then four: a decoy on a half or quarter mark makes that guess
+            // wrong, and the chains from it on useless.
+            for (total, chains) in [(6000, 2), (24_000, 4)] {
+                let bytes = 12 * total;
+                assert!(bytes > 2 * super::TWO_CHAINS_MIN_BYTES);
+                assert_eq!(bytes >= super::FOUR_CHAINS_MIN_BYTES, chains == 4);
+                check_all(order, total, total / 3, 0);
+                for mark in 1..chains {
+                    // The 9,612-byte ENUM (800 PTRs' worth) straddles mark `mark`.
+                    check_all(order, total, (total + 800) * mark / chains - 400, 1200);
                 }
-                // A last record cut to 8 bytes (its head is truncated).
-                let mut cut = blob.clone();
-                let end = 24 + order.u32_at(&blob, 12) as usize;
-                cut.drain(end - 4..end);
-                for at in [12, 16] {
-                    order.set_u32(&mut cut, at, order.u32_at(&blob, at) - 4);
-                }
-                check(&cut, order);
             }
         }
     }

@@ -75,18 +75,19 @@ fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64, Str
     Ok(offsets)
 }
 
-/// The input's records repeated past 32 KB (where parsing walks two chains, one from a
-/// guessed middle boundary), with one word overwritten as the input's last 8 bytes say:
-/// parsing gives the plain walk's offsets, or its error at the same record and offset,
-/// with the same message.
+/// The input's records repeated past 32 KB or 256 KB (where parsing walks two or four
+/// chains, from guessed boundaries at the half or quarter marks), with one word
+/// overwritten as the input's last 8 bytes say: parsing gives the plain walk's offsets,
+/// or its error at the same record and offset, with the same message.
 fn index_agrees(data: &[u8]) {
     let Ok(m) = Btf::from_slice(data, None) else { return };
     let (order, types) = (m.byte_order(), m.type_section());
     if types.is_empty() || data.len() < 8 {
         return;
     }
-    let mut sec = types.repeat(40_000 / types.len() + 1);
     let tail = &data[data.len() - 8..];
+    let size = if tail[3] & 0x80 == 0 { 40_000 } else { 300_000 };
+    let mut sec = types.repeat(size / types.len() + 1);
     let at = (u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize % sec.len()) & !3;
     if at + 4 <= sec.len() {
         let v = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]);

@@ -13,9 +13,10 @@
 //!
 //! Where a kind's edges sit and what each must resolve to comes from one table
 //! ([`SHAPES`], built from `kind::LAYOUT_TABLE`), and one loop serves every kind. The
-//! kinds that make up nine types in ten of kernel BTF (FUNC, FUNC_PROTO, PTR, STRUCT,
-//! UNION) also have a path of their own that skips the table: on vmlinux they cut the
-//! walk from about 2.5 to 2.1 ms. A test holds the two to the same results.
+//! kinds that make up 97 types in 100 of kernel BTF (FUNC, FUNC_PROTO, PTR, STRUCT,
+//! UNION, the modifiers, ENUM, ENUM64, FLOAT) also have a path of their own that skips
+//! the table: on vmlinux they cut the walk from about 2.5 to 2.0 ms. A test holds the
+//! two to the same results.
 //!
 //! The walk needs nothing from phase 1 and runs on its own thread beside it; on input
 //! that phase 1 rejects its results are dropped, so it only has to stay in bounds.
@@ -265,6 +266,11 @@ impl<'a, E: Rd> Validator<'a, E> {
                 true
             } else if kind == k::STRUCT || kind == k::UNION {
                 self.walk_members(&mut g, i, off, inf)
+            } else if is_mod(kind) {
+                self.walk_mod(&mut g, i, kind, w8)
+            } else if matches!(kind, k::ENUM | k::ENUM64 | k::FLOAT) {
+                g.put(i, kind | ST_CLEAN, kind); // no by-value edges, no resolve flag
+                true
             } else {
                 false
             };
@@ -356,6 +362,20 @@ impl<'a, E: Rd> Validator<'a, E> {
             g.clean_fail = msg.map(|m| (i as u32, m));
         }
         g.put(i, k::FUNC | if clean { ST_CLEAN } else { 0 }, k::FUNC);
+        true
+    }
+
+    /// A modifier (as [`Self::walk_any`]): one edge, to any type; its resolve byte is
+    /// that of its target's chain end, known now if the target is finished or not an
+    /// own type, else filled by phase 3.
+    #[inline(always)]
+    fn walk_mod(&self, g: &mut Graph, i: usize, kind: u8, target: u32) -> bool {
+        let (clean, rb) = self.look(&g.st, &g.res, i, target);
+        if !clean {
+            g.edges.push(target);
+        }
+        let rb = if clean || !self.own(target) { rb | RES_VIA_MOD } else { kind };
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);
         true
     }
 

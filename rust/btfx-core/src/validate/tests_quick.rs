@@ -30,36 +30,47 @@ impl Rng {
 const STRS: &[u8] = b"\0int\0foo\0x\0a b\0.data\0";
 const STR_LEN: u32 = STRS.len() as u32;
 
-fn name(r: &mut Rng, anonymous: bool) -> u32 {
-    match r.below(12) {
+/// Where the records being generated sit: own type ids `first..=last`, own string
+/// offsets from `str_base` (a split BTF's ids and strings below those are its base's).
+struct At {
+    first: u32,
+    last: u32,
+    str_base: u32,
+}
+
+fn name(r: &mut Rng, at: &At, anonymous: bool) -> u32 {
+    let own = at.str_base;
+    match r.below(14) {
         0 => 0,
-        1 => 11,
-        2 => STR_LEN + 3,
-        3 => 2, // inside "int": no identifier start the map knows
+        1 => own + 11,
+        2 => own + STR_LEN + 3,
+        3 => own + 2, // inside "int": no identifier start the map knows
         _ if anonymous => 0,
-        _ => [1, 5, 9][r.below(3) as usize],
+        4 | 5 if own > 0 => [1, 5, 9][r.below(3) as usize], // a base string
+        _ => own + [1, 5, 9][r.below(3) as usize],
     }
 }
 
-/// A type id: mostly earlier ones, sometimes void, a later one, itself or past the end.
-fn ty(r: &mut Rng, id: u32, n: u32) -> u32 {
+/// A type id: mostly earlier ones (own or base), sometimes void, a later one, itself or
+/// one past the end.
+fn ty(r: &mut Rng, at: &At, id: u32) -> u32 {
     match r.below(16) {
         0 => 0,
-        1 => n + 1 + r.below(3),
+        1 => at.last + 1 + r.below(3),
         2 => id,
-        3 | 4 => 1 + r.below(n),
+        3 | 4 => 1 + r.below(at.last),
         _ if id > 1 => 1 + r.below(id - 1),
         _ => 1,
     }
 }
 
-/// `n` random records in little-endian words.
-fn random_types(r: &mut Rng, n: u32) -> Vec<u32> {
+/// Random records for ids `at.first..=at.last`, in little-endian words.
+fn random_types(r: &mut Rng, at: &At) -> Vec<u32> {
     const KINDS: [u32; 26] = [
         12, 12, 12, 12, 13, 13, 13, 2, 2, 4, 4, 5, 6, 1, 1, 8, 10, 9, 11, 18, 3, 14, 15, 17, 7, 19,
     ];
     let mut w = Vec::new();
-    for id in 1..=n {
+    for id in at.first..=at.last {
         let kind = if r.one_in(60) { 16 } else { KINDS[r.below(KINDS.len() as u32) as usize] };
         let vlen = match kind {
             4 | 5 | 13 | 6 | 19 | 15 => r.below(4),
@@ -69,7 +80,7 @@ fn random_types(r: &mut Rng, n: u32) -> Vec<u32> {
         };
         let kflag = r.one_in(if matches!(kind, 4 | 5 | 6 | 19 | 7) { 3 } else { 25 });
         let anonymous = matches!(kind, 13 | 2 | 10 | 9 | 11 | 3 | 4 | 5 | 6) && !r.one_in(4);
-        w.push(name(r, anonymous));
+        w.push(name(r, at, anonymous));
         w.push((kind << 24) | (u32::from(kflag) << 31) | vlen);
         match kind {
             // INT: size and encoding
@@ -78,9 +89,9 @@ fn random_types(r: &mut Rng, n: u32) -> Vec<u32> {
                 [32, 64, 0x0100_0008, 33][r.below(4) as usize],
             ]),
             // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, TYPE_TAG
-            2 | 7 | 8 | 9 | 10 | 11 | 12 | 18 => w.push(ty(r, id, n)),
+            2 | 7 | 8 | 9 | 10 | 11 | 12 | 18 => w.push(ty(r, at, id)),
             // ARRAY: size 0, then elem, index, nelems
-            3 => w.extend([0, ty(r, id, n), ty(r, id, n), r.below(8)]),
+            3 => w.extend([0, ty(r, at, id), ty(r, at, id), r.below(8)]),
             // STRUCT / UNION: size, then name, type, bit offset per member
             4 | 5 => {
                 w.push([16, 8, 0][r.below(3) as usize]);
@@ -88,44 +99,44 @@ fn random_types(r: &mut Rng, n: u32) -> Vec<u32> {
                 for _ in 0..vlen {
                     off += [0, 32, 8][r.below(3) as usize];
                     let anon = r.one_in(3);
-                    w.extend([name(r, anon), ty(r, id, n), if kind == 5 { 0 } else { off }]);
+                    w.extend([name(r, at, anon), ty(r, at, id), if kind == 5 { 0 } else { off }]);
                 }
             }
             // ENUM: size, then name and value per value
             6 => {
                 w.push([4, 8, 3][r.below(3) as usize]);
                 for j in 0..vlen {
-                    w.extend([name(r, false), j]);
+                    w.extend([name(r, at, false), j]);
                 }
             }
             // ENUM64
             19 => {
                 w.push(8);
                 for j in 0..vlen {
-                    w.extend([name(r, false), j, 0]);
+                    w.extend([name(r, at, false), j, 0]);
                 }
             }
             // FUNC_PROTO: return type, then name and type per parameter
             13 => {
-                w.push(ty(r, id, n));
+                w.push(ty(r, at, id));
                 for _ in 0..vlen {
-                    let p = if r.one_in(8) { [0, 0] } else { [name(r, false), ty(r, id, n)] };
+                    let p = if r.one_in(8) { [0, 0] } else { [name(r, at, false), ty(r, at, id)] };
                     w.extend(p);
                 }
             }
             // VAR: type, linkage
-            14 => w.extend([ty(r, id, n), r.below(3)]),
+            14 => w.extend([ty(r, at, id), r.below(3)]),
             // DATASEC: size, then type, offset, size per variable
             15 => {
                 w.push(64);
                 for j in 0..vlen {
-                    w.extend([ty(r, id, n), 8 * j, 8]);
+                    w.extend([ty(r, at, id), 8 * j, 8]);
                 }
             }
             // FLOAT
             16 => w.push([4, 8, 3][r.below(3) as usize]),
             // DECL_TAG: type, component index
-            17 => w.extend([ty(r, id, n), [u32::MAX, 0, 1, 5][r.below(4) as usize]]),
+            17 => w.extend([ty(r, at, id), [u32::MAX, 0, 1, 5][r.below(4) as usize]]),
             _ => unreachable!(),
         }
     }
@@ -172,7 +183,7 @@ fn quick_paths_match_the_general_ones() {
     for seed in 1..=3000u64 {
         let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let n = 1 + r.below(40);
-        let types = random_types(&mut r, n);
+        let types = random_types(&mut r, &At { first: 1, last: n, str_base: 0 });
         let Ok(btf) = Btf::from_slice(&blob(&types), None) else {
             continue;
         };
@@ -183,8 +194,16 @@ fn quick_paths_match_the_general_ones() {
         if validate_on(&btf, &ValidateOptions::new(Level::Strict, false), 1).is_ok() {
             accepted += 1;
         }
+        // The same base under a random split BTF.
+        let base = std::sync::Arc::new(btf);
+        let own = At { first: n + 1, last: n + 1 + r.below(30), str_base: STR_LEN };
+        let types = random_types(&mut r, &own);
+        if let Ok(split) = Btf::from_slice(&blob(&types), Some(base)) {
+            check::<Le>(&split);
+            walked += 1;
+        }
     }
     // The generator reaches both outcomes.
-    assert!(walked > 2900, "{walked}");
-    assert!(accepted > 0 && accepted < walked, "{accepted} of {walked}");
+    assert!(walked > 5800, "{walked}");
+    assert!(accepted > 0 && accepted < 3000, "{accepted}");
 }

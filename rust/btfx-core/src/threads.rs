@@ -37,35 +37,33 @@ fn default_threads() -> usize {
     })
 }
 
-/// Runs `lo` on the calling thread and `hi` on a scoped thread, or on the calling thread
-/// too when no thread can be started. `hi`'s result is `None` only if it panicked (a
-/// bug: it is reported as an error, never unwound into the caller).
+/// Runs `lo` on the calling thread and `hi` on a scoped thread. `hi` runs on the
+/// calling thread instead when no thread can be started, or when the worker has not
+/// begun by the time `lo` is done (no CPU was free for it). `hi`'s result is `None`
+/// only if it panicked (a bug: it is reported as an error, never unwound into the
+/// caller).
 pub(crate) fn join2<A, B: Send>(
     lo: impl FnOnce() -> A,
     hi: impl FnOnce() -> B + Send,
 ) -> (A, Option<B>) {
     let hi = Mutex::new(Some(hi));
-    let take = || hi.lock().ok().and_then(|mut f| f.take());
     let out: Mutex<Option<B>> = Mutex::new(None);
+    // Runs `hi` unless it has run already, catching its panic, and keeps its result.
+    let run_hi = || {
+        let Some(f) = hi.lock().ok().and_then(|mut f| f.take()) else { return };
+        let b = catch_unwind(AssertUnwindSafe(f)).ok();
+        if let Ok(mut slot) = out.lock() {
+            *slot = b;
+        }
+    };
     let a = std::thread::scope(|scope| {
-        // The worker catches its own panic, so the scope never re-raises it.
-        let work = || {
-            let b = catch_unwind(AssertUnwindSafe(|| take().map(|f| f()))).ok().flatten();
-            if let Ok(mut slot) = out.lock() {
-                *slot = b;
-            }
-        };
-        let worker = std::thread::Builder::new().spawn_scoped(scope, work);
+        let worker = std::thread::Builder::new().spawn_scoped(scope, run_hi);
         let a = lo();
-        match worker {
-            // Not joined once it has ended: the scope then has nothing left to wait for.
-            Ok(handle) if !wait_briefly(&handle) => drop(handle.join()),
-            Ok(_) => {}
-            Err(_) => {
-                let b = take().map(|f| f());
-                if let Ok(mut slot) = out.lock() {
-                    *slot = b;
-                }
+        run_hi();
+        // Not joined once it has ended: the scope then has nothing left to wait for.
+        if let Ok(handle) = worker {
+            if !wait_briefly(&handle) {
+                drop(handle.join());
             }
         }
         a
@@ -73,23 +71,66 @@ pub(crate) fn join2<A, B: Send>(
     (a, out.into_inner().ok().flatten())
 }
 
-/// Longest time [`join2`] spins for the worker before it blocks in the join.
+/// Longest time [`join2`] waits for the worker before it blocks in the join.
 const SPIN_LIMIT: Duration = Duration::from_millis(2);
 
-/// Spins until `handle`'s work has ended, for at most [`SPIN_LIMIT`]; whether it has.
-/// A waiter that sleeps is woken only after the worker's end is signalled, which took
-/// 100-300 us on the 2-CPU virtual machines btfx is developed on (the sleeping CPU
-/// must be woken first); validation of vmlinux waits on the worker for about that
-/// long, so the spin costs one CPU for a few hundred microseconds at most.
+/// How long of that it spins without giving up its CPU.
+const SPIN_ONLY: Duration = Duration::from_micros(50);
+
+/// Waits until `handle`'s thread has ended, for at most [`SPIN_LIMIT`]; whether it has.
+/// A join that blocks at once is woken only after the worker's end is signalled, which
+/// took 100-300 us on the 2-CPU virtual machines btfx is developed on (the sleeping
+/// CPU must be woken first). So this spins, for [`SPIN_ONLY`], then yields its CPU
+/// between checks: a worker that waits for a CPU (all are busy) gets this one.
 fn wait_briefly<T>(handle: &std::thread::ScopedJoinHandle<'_, T>) -> bool {
     let start = Instant::now();
     while !handle.is_finished() {
-        if start.elapsed() >= SPIN_LIMIT {
+        let waited = start.elapsed();
+        if waited >= SPIN_LIMIT {
             return false;
         }
-        for _ in 0..64 {
-            std::hint::spin_loop();
+        if waited < SPIN_ONLY {
+            for _ in 0..16 {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join2;
+    use std::time::Duration;
+
+    #[test]
+    fn join2_gives_both_results() {
+        for hi_ms in [0, 1, 5] {
+            let data = [1u32, 2, 3];
+            let (a, b) = join2(
+                || data.iter().sum::<u32>(),
+                || {
+                    std::thread::sleep(Duration::from_millis(hi_ms));
+                    data.len()
+                },
+            );
+            assert_eq!((a, b), (6, Some(3)), "{hi_ms} ms");
+        }
+    }
+
+    #[test]
+    fn join2_reports_a_panicking_worker_as_none() {
+        for hi_ms in [0, 5] {
+            let (a, b) = join2(
+                || 7,
+                || -> u32 {
+                    std::thread::sleep(Duration::from_millis(hi_ms));
+                    panic!("worker bug")
+                },
+            );
+            assert_eq!((a, b), (7, None), "{hi_ms} ms");
+        }
+    }
 }

@@ -48,7 +48,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             },
         );
         let Some((hi, mods_hi)) = hi else {
-            return (Some((mid as u32, "internal error".into())), mods);
+            return (lo.or(Some((mid as u32, "internal error".into()))), mods);
         };
         mods.extend(mods_hi);
         (lo.or(hi), mods)

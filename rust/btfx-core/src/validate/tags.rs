@@ -31,6 +31,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 if cur < id {
                     break;
                 }
+                // The first link is in `mods`; later ones are read from the records.
                 cur = if cur == id { target } else { self.word_of(cur, 8) };
                 if cur > self.last_id {
                     return Some((i, "Invalid type_id".into()));

@@ -1,6 +1,7 @@
 //! The quick paths against the general code they stand in for, on random BTF of every
 //! kind, valid and not: phase 1's quick accept ([`super::quick_meta`]) and the graph
-//! walk's per-kind paths ([`super::graph`]); and phase 3 on input phase 1 rejects.
+//! walk's per-kind paths ([`super::graph`]); phase 1's list of modifiers for phase 2;
+//! and phase 3 on input phase 1 rejects.
 
 use super::*;
 
@@ -166,6 +167,15 @@ fn check<E: Rd>(btf: &Btf) {
         let _ = v.phase3(&mut g);
         // Phase 1: the quick accept only accepts what the full check passes.
         v.build_idents(1);
+        // Phase 1 lists every own modifier with its type word when it passes.
+        let mut kinds = vec![0u8; v.st_len()];
+        if let (None, mods) = v.meta_all(&mut kinds, 1) {
+            let every: Vec<(u32, u32)> = (0..kinds.len() as u32)
+                .filter(|&i| is_mod(kinds[i as usize]))
+                .map(|i| (i, v.word_of(v.start_id + i, 8)))
+                .collect();
+            assert_eq!(mods, every);
+        }
         let quick = v.quick_meta();
         for &off in btf.type_offsets() {
             if let Some(kind) = quick.passes(off as usize) {

@@ -79,10 +79,12 @@ def load_naive_shift() -> Optional[Callable[[bytes, int, int], bytearray]]:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None or sys.byteorder != "little":
         return None
-    out = os.path.join(tempfile.mkdtemp(prefix="btfx-bench-"), "naive_shift.so")
     src = os.path.join(REPO, "benches", "naive_shift.c")
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", out, src], check=True)
-    fn = ctypes.CDLL(out).naive_shift
+    with tempfile.TemporaryDirectory(prefix="btfx-bench-") as tmp:
+        out = os.path.join(tmp, "naive_shift.so")
+        subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", out, src], check=True)
+        # Loaded, the library outlives its file.
+        fn = ctypes.CDLL(out).naive_shift
     fn.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]
     fn.restype = ctypes.c_uint32
 

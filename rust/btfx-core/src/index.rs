@@ -7,7 +7,7 @@
 //! which overlaps the chains' latencies. A guess is kept only if the chain before it,
 //! itself started from a kept boundary, lands on it exactly; from the first chain that
 //! does not, the walk goes on alone. The offsets and the first error are always those
-//! of the plain walk from the start.
+//! of the plain walk from the start ([`plain_walk`]).
 
 use crate::endian::ByteOrder;
 use crate::error::{Error, Result, Section};
@@ -198,40 +198,45 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
     }
 }
 
+/// The plain walk from the start, written on its own from the record rules (not from
+/// the chained walk above): record offsets, or the record number, section offset and
+/// message where a record's head or body does not fit or its kind is unknown. The
+/// reference the index is tested and fuzzed against.
+pub fn plain_walk(
+    types: &[u8],
+    order: ByteOrder,
+) -> std::result::Result<Vec<u32>, (u32, u64, String)> {
+    let mut offsets = Vec::new();
+    let mut off = 0usize;
+    while off < types.len() {
+        let stop = |msg: String| Err((offsets.len() as u32, off as u64, msg));
+        if off + 12 > types.len() {
+            return stop("Truncated type record".into());
+        }
+        let info = order.u32_at(types, off + 4);
+        let Some(k) = Kind::from_raw(info::kind(info)) else {
+            return stop(format!("Unknown kind {}", info::kind(info)));
+        };
+        let size = k.record_size(info::vlen(info));
+        if size > (types.len() - off) as u64 {
+            return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
+        }
+        offsets.push(off as u32);
+        off += size as usize;
+    }
+    Ok(offsets)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::plain_walk;
     use crate::btf::Btf;
     use crate::builder::TypeWriter;
     use crate::endian::ByteOrder;
     use crate::error::Error;
-    use crate::kind::{test_info, Kind};
+    use crate::kind::test_info;
 
     const PTR: u32 = test_info::PTR;
-
-    /// The plain walk from the start, written out again: offsets, or the record number,
-    /// section offset and message where it stops.
-    fn one_chain(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (usize, u64, String)> {
-        use crate::kind::info;
-        let mut offsets = Vec::new();
-        let mut off = 0usize;
-        while off < types.len() {
-            let stop = |msg: String| Err((offsets.len(), off as u64, msg));
-            if off + 12 > types.len() {
-                return stop("Truncated type record".into());
-            }
-            let info = order.u32_at(types, off + 4);
-            let Some(k) = Kind::from_raw(info::kind(info)) else {
-                return stop(format!("Unknown kind {}", info::kind(info)));
-            };
-            let size = k.record_size(info::vlen(info));
-            if size > (types.len() - off) as u64 {
-                return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
-            }
-            offsets.push(off as u32);
-            off += size as usize;
-        }
-        Ok(offsets)
-    }
 
     /// `before` PTRs, an ENUM whose values read as a run of PTR records when taken 12
     /// bytes at a time from a word where a value starts (a false boundary for a guess
@@ -253,10 +258,10 @@ mod tests {
 
     fn check(blob: &[u8], order: ByteOrder) {
         let types = &blob[24..24 + order.u32_at(blob, 12) as usize];
-        match (Btf::from_slice(blob, None), one_chain(types, order)) {
+        match (Btf::from_slice(blob, None), plain_walk(types, order)) {
             (Ok(b), Ok(want)) => assert_eq!(b.type_offsets(), &want[..]),
             (Err(Error::Format { type_id, offset, message, .. }), Err((index, off, msg))) => {
-                assert_eq!(type_id, Some(1 + index as u32));
+                assert_eq!(type_id, Some(1 + index));
                 assert_eq!(offset, Some(24 + off));
                 assert_eq!(message, msg);
             }

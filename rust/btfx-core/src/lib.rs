@@ -16,7 +16,7 @@ pub mod elf;
 pub mod endian;
 pub mod error;
 pub mod header;
-mod index;
+pub mod index;
 pub mod kind;
 pub mod load;
 pub mod module;

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use btfx_core::builder::TypeWriter;
 use btfx_core::error::Error;
-use btfx_core::kind::{info, Kind};
+use btfx_core::index::plain_walk;
 use btfx_core::validate::{Level, ValidateOptions};
 use btfx_core::{Btf, ByteOrder};
 use libfuzzer_sys::fuzz_target;
@@ -49,30 +49,6 @@ fn shift_paths_agree(data: &[u8]) {
     let parsed =
         Btf::from_slice(data, None).and_then(|m| shift_blob(&m, &base)).map_err(|e| e.to_string());
     assert_eq!(one_pass, parsed);
-}
-
-/// The plain walk over a type section: record offsets, or the record number, section
-/// offset and message where a record's head or body does not fit or its kind is unknown.
-fn plain_walk(types: &[u8], order: ByteOrder) -> Result<Vec<u32>, (u32, u64, String)> {
-    let mut offsets = Vec::new();
-    let mut off = 0usize;
-    while off < types.len() {
-        let stop = |msg: String| Err((offsets.len() as u32, off as u64, msg));
-        if off + 12 > types.len() {
-            return stop("Truncated type record".into());
-        }
-        let info = order.u32_at(types, off + 4);
-        let Some(k) = Kind::from_raw(info::kind(info)) else {
-            return stop(format!("Unknown kind {}", info::kind(info)));
-        };
-        let size = k.record_size(info::vlen(info));
-        if size > (types.len() - off) as u64 {
-            return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
-        }
-        offsets.push(off as u32);
-        off += size as usize;
-    }
-    Ok(offsets)
 }
 
 /// The input's records repeated past 32 KB or 256 KB (where parsing walks two or four

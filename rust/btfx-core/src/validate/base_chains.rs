@@ -33,12 +33,12 @@ enum End {
 
 impl<'a, E: Rd> Validator<'a, E> {
     /// The id a walk from base modifier `id` follows next.
-    fn next_link(&self, id: u32) -> u32 {
+    pub(super) fn next_link(&self, id: u32) -> u32 {
         self.word_of(id, 8)
     }
 
     /// Whether a walk goes on from `id`: a base modifier.
-    fn links_on(&self, id: u32) -> bool {
+    pub(super) fn links_on(&self, id: u32) -> bool {
         id != 0 && id < self.start_id && is_mod(self.kind_of(id))
     }
 

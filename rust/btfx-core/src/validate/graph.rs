@@ -198,10 +198,7 @@ impl Graph {
     /// The by-value edges of own type index `i`.
     #[inline(always)]
     pub(super) fn edges_of(&self, i: usize) -> &[u32] {
-        match (self.first.get(i), self.first.get(i + 1)) {
-            (Some(&a), Some(&b)) => self.edges.get(a as usize..b as usize).unwrap_or(&[]),
-            _ => &[],
-        }
+        edges_of(&self.first, &self.edges, i)
     }
 
     /// Records own type index `i`'s state and resolve bytes.
@@ -213,6 +210,15 @@ impl Graph {
         }
         if st & ST_CLEAN != ST_CLEAN {
             self.unclean.push(i as u32);
+        }
+    }
+
+    /// R1 for a PTR or FWD (own type `id`), whose id field is not a by-value edge:
+    /// remembers the lowest whose target `w` is past `last`.
+    #[inline(always)]
+    fn note_r1(&mut self, id: u32, w: u32, last: u32) {
+        if w > last && self.r1_ref == u32::MAX {
+            self.r1_ref = id;
         }
     }
 }
@@ -260,9 +266,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 self.walk_proto(&mut g, i, off, inf, w8)
             } else if kind == k::PTR {
                 g.put(i, k::PTR | ST_CLEAN, k::PTR);
-                if w8 > last && g.r1_ref == u32::MAX {
-                    g.r1_ref = start + i as u32;
-                }
+                g.note_r1(start + i as u32, w8, last);
                 true
             } else if kind == k::STRUCT || kind == k::UNION {
                 self.walk_members(&mut g, i, off, inf)
@@ -328,24 +332,29 @@ impl<'a, E: Rd> Validator<'a, E> {
             kind | self.res_flag(&r)
         };
         if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
-            // DATASEC and DECL_TAG, and any failure (for its message): the checks
-            // phase 3 runs, up to the first failure (only the lowest is reported,
-            // and a FUNC's check scans its prototype: repeating it for every FUNC
-            // of one bad prototype would cost FUNCs × parameters).
+            // DATASEC and DECL_TAG run the checks here; any failure, for its message.
             scratch.clear();
             push_edges::<E>(&r, scratch);
-            let msg = self.check_resolved_in(&g.st, &g.res, id, kind, scratch);
-            g.clean_fail = msg.map(|m| (i as u32, m));
+            self.check_clean(g, i, kind, scratch);
         }
         if !clean {
             push_edges::<E>(&r, &mut g.edges);
         }
         g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);
-        // R1 for PTR and FWD, whose id field is not a by-value edge.
-        if matches!(kind, k::PTR | k::FWD) && r.w8 > self.last_id && g.r1_ref == u32::MAX {
-            g.r1_ref = id;
+        if matches!(kind, k::PTR | k::FWD) {
+            g.note_r1(id, r.w8, self.last_id);
         }
         true
+    }
+
+    /// Phase 3's checks for clean own type index `i` of raw `kind` with by-value edges
+    /// `es`, run at once; its failure is kept if it is the first. Only the lowest failure
+    /// is reported, so none runs after one: a FUNC's check scans its prototype, and
+    /// repeating it for every FUNC of one bad prototype would cost FUNCs × parameters.
+    #[cold]
+    fn check_clean(&self, g: &mut Graph, i: usize, kind: u8, es: &[u32]) {
+        let msg = self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, kind, es);
+        g.clean_fail = msg.map(|m| (i as u32, m));
     }
 
     /// A FUNC (as [`Self::walk_any`]): its one edge is its prototype, which must pass
@@ -356,9 +365,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         if !clean {
             g.edges.push(proto);
         } else if !admits(rb, PROTO_OK) && g.clean_fail.is_none() {
-            let msg =
-                self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, k::FUNC, &[proto]);
-            g.clean_fail = msg.map(|m| (i as u32, m));
+            self.check_clean(g, i, k::FUNC, &[proto]);
         }
         g.put(i, k::FUNC | if clean { ST_CLEAN } else { 0 }, k::FUNC);
         true
@@ -399,8 +406,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             g.edges.extend(chunks::<12>(members).map(|m| E::at(m, 1)));
         } else if !ok && g.clean_fail.is_none() {
             let es: Vec<u32> = chunks::<12>(members).map(|m| E::at(m, 1)).collect();
-            let msg = self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, kind, &es);
-            g.clean_fail = msg.map(|m| (i as u32, m));
+            self.check_clean(g, i, kind, &es);
         }
         g.put(i, kind | if clean { ST_CLEAN } else { 0 }, kind);
         true
@@ -457,7 +463,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         if kind == K_NONE || SHAPES.get(usize::from(kind)).is_none_or(Shape::has_edges) {
             return (false, K_NONE);
         }
-        (true, if kind == k::INT && self.regular_int(w) { kind | RES_FLAG } else { kind })
+        (true, self.res_at(w, 0))
     }
 
     /// [`RES_FLAG`] if the record is a regular INT or a FUNC_PROTO passing R5.
@@ -478,6 +484,16 @@ impl<'a, E: Rd> Validator<'a, E> {
         } else {
             0
         }
+    }
+}
+
+/// Own type index `i`'s span of `edges` (see [`Graph::first`]), borrowing only those
+/// two arrays.
+#[inline(always)]
+pub(super) fn edges_of<'e>(first: &[u32], edges: &'e [u32], i: usize) -> &'e [u32] {
+    match (first.get(i), first.get(i + 1)) {
+        (Some(&a), Some(&b)) => edges.get(a as usize..b as usize).unwrap_or(&[]),
+        _ => &[],
     }
 }
 

@@ -47,6 +47,13 @@ impl IdentMap {
     pub(super) fn get(&self, off: usize) -> bool {
         self.bits.get(off / 64).is_some_and(|w| (w >> (off % 64)) & 1 != 0)
     }
+
+    /// [`Self::get`] for name offset `off` of a BTF whose own strings start at
+    /// `start_str_off` (false for a base string).
+    #[inline(always)]
+    pub(super) fn knows(&self, off: u32, start_str_off: u32) -> bool {
+        off.checked_sub(start_str_off).is_some_and(|local| self.get(local as usize))
+    }
 }
 
 /// Fills `words`, the bits of blocks `first_block..`. Returns the start offsets before

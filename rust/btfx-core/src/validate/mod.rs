@@ -225,12 +225,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     #[inline(always)]
     fn ident(&self, off: u32) -> bool {
         let map = self.idents.get().and_then(Option::as_ref);
-        if let (Some(local), Some(map)) = (off.checked_sub(self.start_str_off), map) {
-            if map.get(local as usize) {
-                return true;
-            }
-        }
-        names::is_ident(self.str_from(off))
+        map.is_some_and(|m| m.knows(off, self.start_str_off)) || names::is_ident(self.str_from(off))
     }
 
     #[inline]

@@ -39,10 +39,7 @@ impl<E: Rd> QuickMeta<'_, E> {
     /// Whether the string at `off` is an identifier the map knows (own strings only).
     #[inline(always)]
     fn known_ident(&self, off: u32) -> bool {
-        match (off.checked_sub(self.start_str_off), self.idents) {
-            (Some(local), Some(map)) => map.get(local as usize),
-            _ => false,
-        }
+        self.idents.is_some_and(|m| m.knows(off, self.start_str_off))
     }
 
     /// The raw kind of the record at `off` if it is a FUNC, FUNC_PROTO or PTR (two thirds

@@ -2,14 +2,14 @@
 //! `btf_func_check`, for the types the graph walk ([`super::graph`]) could not finish.
 //!
 //! Resolve bytes ([`Graph::res`]): for a non-modifier, its raw kind plus
-//! [`RES_FLAG`]; for a modifier, [`RES_VIA_MOD`] plus the resolve byte of what its
-//! chain reaches after skipping modifiers (`btf_type_skip_modifiers`), filled by the graph walk when the
-//! chain leaves the own types at once or the modifier is clean, otherwise when the DFS
-//! finishes the modifier.
+//! [`RES_FLAG`](super::graph::RES_FLAG); for a modifier, [`RES_VIA_MOD`] plus the
+//! resolve byte of what its chain reaches after skipping modifiers
+//! (`btf_type_skip_modifiers`), filled by the graph walk when the chain leaves the own
+//! types at once or the modifier is clean, otherwise when the DFS finishes the modifier.
 
 use super::base_chains::LONG_WALK;
 use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
-use super::graph::{Graph, RES_VIA_MOD};
+use super::graph::{edges_of, Graph, RES_VIA_MOD};
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
@@ -70,11 +70,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     #[inline(always)]
     fn finish_leaf_parent(&self, g: &mut Graph, i: usize) -> bool {
         let (start, last) = (self.start_id, self.last_id);
-        let (a, b) = match (g.first.get(i), g.first.get(i + 1)) {
-            (Some(&a), Some(&b)) => (a as usize, b as usize),
-            _ => return false,
-        };
-        let es = g.edges.get(a..b).unwrap_or(&[]);
+        let es = edges_of(&g.first, &g.edges, i);
         let st = &mut g.st[..];
         let mut bad = 0u8;
         for &w in es {
@@ -194,13 +190,13 @@ impl<'a, E: Rd> Validator<'a, E> {
         }
         let mut cur = id;
         let mut links = 0;
-        while cur != 0 && cur < self.start_id && is_mod(self.kind_of(cur)) {
+        while self.links_on(cur) {
             if links == LONG_WALK {
                 // A long chain or a loop: every base id's answer at once.
                 let table = self.base_res.get_or_init(|| self.base_chain_table());
                 return table.get(id as usize).copied().unwrap_or(K_NONE);
             }
-            cur = self.word_of(cur, 8);
+            cur = self.next_link(cur);
             links += 1;
         }
         self.res_at(cur, if links > 0 { RES_VIA_MOD } else { 0 })

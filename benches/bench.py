@@ -5,8 +5,10 @@ Usage: python benches/bench.py [--vmlinux PATH] [--module PATH --module-base PAT
 
 Defaults: /sys/kernel/btf/vmlinux (or the corpus vmlinux) and the largest-but-typical
 module of the corpus (see scripts/fetch-corpus.sh). Prints one line per measurement.
-Shift rebase is measured against two floors: a plain copy of the input, and the naive
-C copy-and-rewrite of benches/naive_shift.c (built with the system C compiler).
+Parse + strict validation is also measured against the naive C one-visit walk of
+benches/naive_visit.c; shift rebase against two floors: a plain copy of the input, and
+the naive C copy-and-rewrite of benches/naive_shift.c (both built with the system C
+compiler).
 """
 
 from __future__ import annotations
@@ -72,21 +74,44 @@ def load_libbpf() -> Optional[ctypes.CDLL]:
     return lib
 
 
-def load_naive_shift() -> Optional[Callable[[bytes, int, int], bytearray]]:
-    """The naive C copy-and-rewrite floor (benches/naive_shift.c), built with the system
-    C compiler into a temporary directory: a copy of the input in Python, then one C
-    walk over the records that rewrites it in place. None without a compiler."""
+def c_floor(name: str, argtypes: list) -> Optional[Callable[..., int]]:
+    """Function `name` of benches/<name>.c (returning a uint32), built with the system C
+    compiler (-O2) into a temporary directory and loaded. None without a compiler, or
+    on a big-endian host (the floors read little-endian BTF)."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None or sys.byteorder != "little":
         return None
-    src = os.path.join(REPO, "benches", "naive_shift.c")
+    src = os.path.join(REPO, "benches", f"{name}.c")
     with tempfile.TemporaryDirectory(prefix="btfx-bench-") as tmp:
-        out = os.path.join(tmp, "naive_shift.so")
+        out = os.path.join(tmp, f"{name}.so")
         subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", out, src], check=True)
         # Loaded, the library outlives its file.
-        fn = ctypes.CDLL(out).naive_shift
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]
+        fn = getattr(ctypes.CDLL(out), name)
+    fn.argtypes = argtypes
     fn.restype = ctypes.c_uint32
+    return fn
+
+
+def load_naive_visit() -> Optional[Callable[[bytes, bytearray], int]]:
+    """The naive C one-visit floor (benches/naive_visit.c): one walk over the records in
+    id order, one byte read per referenced lower id. Returns the record count."""
+    u32, ptr = ctypes.c_uint32, ctypes.c_void_p
+    fn = c_floor("naive_visit", [ctypes.c_char_p, u32, ptr, u32])
+    if fn is None:
+        return None
+    return lambda raw, seen: fn(
+        raw, len(raw), (ctypes.c_char * len(seen)).from_buffer(seen), len(seen)
+    )
+
+
+def load_naive_shift() -> Optional[Callable[[bytes, int, int], bytearray]]:
+    """The naive C copy-and-rewrite floor (benches/naive_shift.c): a copy of the input
+    in Python, then one C walk over the records that rewrites it in place. None without
+    a compiler."""
+    u32 = ctypes.c_uint32
+    fn = c_floor("naive_shift", [ctypes.c_void_p, u32, u32, u32])
+    if fn is None:
+        return None
 
     def naive(raw: bytes, by_id: int, by_str: int) -> bytearray:
         buf = bytearray(raw)
@@ -94,6 +119,35 @@ def load_naive_shift() -> Optional[Callable[[bytes, int, int], bytearray]]:
         return buf
 
     return naive
+
+
+def libbpf_version(lib: ctypes.CDLL) -> str:
+    """libbpf's own version string (before 1.3, `btf__new` only copies and indexes: it
+    has no per-type sanity pass)."""
+    fn = getattr(lib, "libbpf_version_string", None)
+    if fn is None:
+        return "version unknown"
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
+def bench_visit_floor(data: bytes, nr_types: int, t_native: float, repeat: int) -> None:
+    """The naive C one-visit floor (benches/naive_visit.c) on standalone BTF `data`."""
+    if data[:2] != b"\x9f\xeb":
+        print("naive C one-visit floor: reads little-endian BTF only")
+        return
+    visit = load_naive_visit()
+    if visit is None:
+        print("naive C one-visit floor: no C compiler (apt-get install gcc)")
+        return
+    seen = bytearray(nr_types + 1)
+    if visit(data, seen) != nr_types:
+        raise SystemExit("naive C one-visit floor disagrees with btfx on the record count")
+    t_visit = best_of(lambda: visit(data, seen), repeat, number=5)
+    print(
+        f"naive C one-visit floor           {fmt(t_visit)}   "
+        f"btfx parse+strict / floor = {t_native / t_visit:.2f}x   (one walk, one thread)"
+    )
 
 
 def corpus_dir() -> str:
@@ -267,10 +321,11 @@ def main() -> int:
         t_libbpf = best_of(libbpf_new, args.repeat)
         print(
             f"libbpf btf__new                   {fmt(t_libbpf)}   "
-            f"btfx/libbpf = {t_native / t_libbpf:.2f}x"
+            f"btfx/libbpf = {t_native / t_libbpf:.2f}x   (libbpf {libbpf_version(libbpf)})"
         )
     else:
         print("libbpf: not found (apt-get install libbpf1)")
+    bench_visit_floor(data, len(vm), t_native, args.repeat)
     t_ref = best_of(lambda: reference.Btf.from_bytes(data).validate(), repeat=1)
     print(
         f"reference parse + strict          {fmt(t_ref)}   reference/btfx = {t_ref / t_native:.0f}x"

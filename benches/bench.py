@@ -2,6 +2,7 @@
 all measured in this one process on the same inputs.
 
 Usage: python benches/bench.py [--vmlinux PATH] [--module PATH --module-base PATH]
+                               [--libbpf PATH]
 
 Defaults: /sys/kernel/btf/vmlinux (or the corpus vmlinux) and the largest-but-typical
 module of the corpus (see scripts/fetch-corpus.sh). Prints one line per measurement.
@@ -50,11 +51,15 @@ def fmt(seconds: float) -> str:
     return f"{seconds:8.2f} s "
 
 
-def load_libbpf() -> Optional[ctypes.CDLL]:
-    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+def load_libbpf(path: Optional[str] = None) -> Optional[ctypes.CDLL]:
+    """libbpf at `path` (an error if it does not load), else the system's (Debian's
+    libbpf1; None if there is none)."""
+    name = path or ctypes.util.find_library("bpf") or "libbpf.so.1"
     try:
         lib = ctypes.CDLL(name, use_errno=True)
-    except OSError:
+    except OSError as e:
+        if path:
+            raise SystemExit(f"--libbpf {path}: {e}") from e
         return None
     lib.btf__new.restype = ctypes.c_void_p
     lib.btf__new.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
@@ -288,6 +293,9 @@ def main() -> int:
     ap.add_argument("--module-base")
     ap.add_argument("--rebase-module", help="split BTF whose detached form is rebased")
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument(
+        "--libbpf", help="libbpf shared library to compare with (default: the system's)"
+    )
     args = ap.parse_args()
     default_inputs(args)
     if args.vmlinux is None:
@@ -295,7 +303,7 @@ def main() -> int:
         return 1
     data = open(args.vmlinux, "rb").read()
     print(f"vmlinux: {args.vmlinux}: {len(data):,} bytes")
-    libbpf = load_libbpf()
+    libbpf = load_libbpf(args.libbpf)
 
     def native_parse_validate() -> None:
         btfx.Btf.from_bytes(data).validate()

@@ -342,8 +342,11 @@ BASE_REF = -1000  # base id n is encoded as BASE_REF - n
 
 
 def _gen_scalars(draw, g: _G) -> int:
-    """INTs, FLOATs, ENUMs; returns the ref of a regular 4-byte ``int`` (array index)."""
-    idx_int = g.put(T(INT, "int", 4, data=[(INT_SIGNED << 24) | 32]), size=4)
+    """INTs, FLOATs, ENUMs; returns the ref of a regular INT (array index): mostly a 4-byte
+    ``int``, else of 1, 2, 8 or (__int128) 16 bytes (``btf_type_int_is_regular``)."""
+    idx_size = draw(st.sampled_from([4, 4, 1, 2, 8, 16]))
+    bits = 8 * idx_size
+    idx_int = g.put(T(INT, "int", idx_size, data=[(INT_SIGNED << 24) | bits]), size=idx_size)
     for _ in range(draw(st.integers(0, 3))):
         size = draw(st.sampled_from([1, 2, 4, 8, 16]))
         enc = draw(st.sampled_from([0, INT_SIGNED, INT_CHAR, INT_BOOL]))
@@ -1279,7 +1282,9 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
         if what == "R4_index_ptr":
             idx = T(PTR, None, 0)
         elif what == "R4_index_bits":
-            idx = T(INT, "int", 4, data=[draw(st.integers(1, 31))])
+            # Not a whole number of bytes, or a number that is not 1, 2, 4, 8 or 16.
+            bits = draw(st.integers(1, 127).filter(lambda b: b not in (8, 16, 32, 64)))
+            idx = T(INT, "int", 16, data=[bits])
         elif what == "R4_index_enum":
             idx = T(ENUM, None, 4, data=[("A", 0)])
         else:

@@ -370,12 +370,13 @@ def _skip_modifiers(btf: Btf, type_id: int) -> TypeRecord | None:
 
 
 def _regular_int(t: TypeRecord | None) -> bool:
-    """``btf_type_int_is_regular``: no bit offset, whole bytes, 1, 2, 4 or 8 of them."""
+    """``btf_type_int_is_regular``: no bit offset, whole bytes, 1, 2, 4, 8 or (__int128)
+    16 of them."""
     if t is None or t.kind != INT:
         return False
     data = t.fixed()[0]
     bits, offset = data & 0xFF, (data >> 16) & 0xFF
-    return offset == 0 and bits % 8 == 0 and bits // 8 in (1, 2, 4, 8)
+    return offset == 0 and bits % 8 == 0 and bits // 8 in (1, 2, 4, 8, 16)
 
 
 def _phase3_resolve(btf: Btf) -> None:

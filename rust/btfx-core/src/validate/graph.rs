@@ -512,13 +512,13 @@ fn push_edges<E: Rd>(r: &Rec, edges: &mut Vec<u32>) {
     }
 }
 
-/// R4: a regular INT — bit offset 0, bits a multiple of 8, `bits / 8` ∈ {1,2,4,8}
-/// (`btf_type_int_is_regular`; the size word is not consulted). `data` is the INT's
-/// encoding word.
+/// R4: a regular INT — bit offset 0, bits a multiple of 8, `bits / 8` ∈ {1,2,4,8,16}
+/// (`btf_type_int_is_regular`: u8 to u64, or __int128; the size word is not consulted).
+/// `data` is the INT's encoding word.
 #[inline(always)]
 pub(super) fn int_is_regular(data: u32) -> bool {
     let bits = data & 0xff;
-    (data >> 16) & 0xff == 0 && bits.is_multiple_of(8) && matches!(bits / 8, 1 | 2 | 4 | 8)
+    (data >> 16) & 0xff == 0 && bits.is_multiple_of(8) && matches!(bits / 8, 1 | 2 | 4 | 8 | 16)
 }
 
 /// R5 (`btf_func_check`) on a FUNC_PROTO's parameter array: the 0-based index of the

@@ -870,10 +870,16 @@ fn resolve_r4_index() {
         }),
         None
     );
-    // `btf_type_int_is_regular` accepts 1, 2, 4 or 8 whole bytes only.
+    // `btf_type_int_is_regular` accepts 1, 2, 4, 8 or (__int128) 16 whole bytes only.
     assert_eq!(
         arr(&|b| {
             b.int("u128", 16, 128);
+        }),
+        None
+    );
+    assert_eq!(
+        arr(&|b| {
+            b.int("u96", 16, 96);
         }),
         Some(Some(N + 1))
     );

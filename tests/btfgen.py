@@ -314,6 +314,9 @@ class _G:
         self.types: List[T | None] = []
         self.sizes: Dict[int, int] = {}  # ref -> byte size, for sized types
         self.refs_by_kind: Dict[int, List[int]] = {}
+        # refs of INTs that are not regular (btf_type_int_is_regular) and of modifiers on
+        # them: no ARRAY may have one as its element (R8)
+        self.irregular: set = set()
 
     # refs: >= 0 own index; VOID; a base id n (split graphs) is BASE_REF - n
     def reserve(self) -> int:
@@ -352,10 +355,12 @@ def _gen_scalars(draw, g: _G) -> int:
         enc = draw(st.sampled_from([0, INT_SIGNED, INT_CHAR, INT_BOOL]))
         bits = draw(st.integers(1, 8 * size))
         off = draw(st.integers(0, 8 * size - bits))
-        g.put(
+        ref = g.put(
             T(INT, draw(st.sampled_from(INT_NAMES)), size, data=[(enc << 24) | (off << 16) | bits]),
             size=size,
         )
+        if off or bits % 8 or bits // 8 not in (1, 2, 4, 8, 16):
+            g.irregular.add(ref)
     for _ in range(draw(st.integers(0, 2))):
         size = draw(st.sampled_from([2, 4, 8, 12, 16]))
         g.put(T(FLOAT, draw(st.sampled_from(FLOAT_NAMES)), size), size=size)
@@ -419,6 +424,7 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
         for bid, size in facts["sized"].items():
             g.sizes[BASE_REF - bid] = size
         idx_int = BASE_REF - facts["index_int"]
+        g.irregular.update(BASE_REF - bid for bid in facts["irregular"])
         if draw(st.booleans()):
             idx_int = _gen_scalars(draw, g)
     else:
@@ -464,15 +470,17 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
         else:
             target = draw(st.sampled_from([_G.VOID] + g.sized()))
         name = draw(idents) if kind == TYPEDEF else None
-        g.put(T(kind, name, val(target)), size=g.sizes.get(target))
+        ref = g.put(T(kind, name, val(target)), size=g.sizes.get(target))
+        if target in g.irregular:
+            g.irregular.add(ref)
 
     # arrays
     for _ in range(draw(st.integers(0, 3))):
-        elem = g.pick_sized()
+        elem = draw(st.sampled_from([r for r in g.sized() if r not in g.irregular]))
         n = draw(st.integers(0, 8))
         index = idx_int
         if draw(st.booleans()):
-            index = g.put(T(TYPEDEF, draw(idents), val(idx_int)), size=4)
+            index = g.put(T(TYPEDEF, draw(idents), val(idx_int)), size=g.sizes[idx_int])
         g.put(T(ARRAY, None, 0, data=[(val(elem), val(index), n)]), size=g.sizes[elem] * n)
 
     # complete shells (members: sized types existing now, including pointers to shells),
@@ -577,7 +585,8 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
         assert t is not None
         out[pos_of[old]] = remap_ids(t, fid)
     sized = {fid(r): s for r, s in g.sizes.items() if r > BASE_REF}
-    facts = {"sized": sized, "index_int": fid(idx_int)}
+    irregular = {fid(r) for r in g.irregular if r > BASE_REF}
+    facts = {"sized": sized, "index_int": fid(idx_int), "irregular": irregular}
     return out, facts
 
 
@@ -1211,6 +1220,8 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
                 "R4_index_bits",
                 "R4_index_enum",
                 "R4_index_offset",
+                "R8_array_of_int",
+                "R8_array_of_typedef_int",
                 "R5_not_proto",
                 "R5_unnamed",
                 "R5_void_param",
@@ -1291,6 +1302,18 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
             idx = T(INT, "int", 4, data=[(8 << 16) | 8])
         _append(m, idx, T(ARRAY, None, 0, data=[(target, nid, 3)]))
         fid = nid + 1
+    elif what.startswith("R8"):
+        # An element INT that is not regular (a bit offset or a bit count that is not 8,
+        # 16, 32, 64 or 128), directly or through a TYPEDEF; the index is fine.
+        bits = draw(st.integers(1, 64).filter(lambda b: b not in (8, 16, 32, 64)))
+        off = draw(st.sampled_from([0, 1])) if bits < 64 else 0
+        elem = T(INT, "int", 8, data=[(off << 16) | bits])
+        if what == "R8_array_of_int":
+            _append(m, elem, T(ARRAY, None, 0, data=[(nid, target, 2)]))
+            fid = nid + 1
+        else:
+            _append(m, elem, T(TYPEDEF, "td", nid), T(ARRAY, None, 0, data=[(nid + 1, target, 2)]))
+            fid = nid + 2
     elif what == "R5_not_proto":
         _append(m, T(FUNC, draw(idents), target))
     elif what in ("R5_unnamed", "R5_void_param", "R5_varargs_middle"):

@@ -465,6 +465,17 @@ RESOLVE_FAILURES = [
     ("R3 var void-ish", [rec(PTR, 0, 0), lambda s: rec(VAR, s("v"), 4, 1), rec(FUNC_PROTO)], 3),
     ("R4 index struct", [rec(STRUCT, 0, 4), rec(ARRAY, 0, 0, 1, 2, 1)], 3),
     ("R4 index bitfield", [lambda s: rec(INT, s("i"), 4, 7), rec(ARRAY, 0, 0, 1, 2, 1)], 3),
+    ("R4 index 3 bytes", [lambda s: rec(INT, s("i"), 4, 24), rec(ARRAY, 0, 0, 1, 2, 1)], 3),
+    ("R8 array of bitfield", [lambda s: rec(INT, s("i"), 4, 7), rec(ARRAY, 0, 0, 2, 1, 1)], 3),
+    (
+        "R8 array of typedef'd offset int",
+        [
+            lambda s: rec(INT, s("i"), 4, (1 << 16) | 8),
+            lambda s: rec(TYPEDEF, s("t"), 2),
+            rec(ARRAY, 0, 0, 3, 1, 1),
+        ],
+        4,
+    ),
     ("R5 func type", [lambda s: rec(FUNC, s("f"), 1)], 2),
     (
         "R5 param anon",
@@ -507,9 +518,20 @@ def test_resolve_rules(desc, recs, bad_id):
     assert e.type_id == bad_id, (desc, e)
 
 
+def test_array_index_is_checked_before_its_element():
+    # btf_array_resolve: a bad index wins over a bad element (R4 before R3 and R8)
+    for elem in (rec(FUNC_PROTO), lambda s: rec(INT, s("i"), 4, 7)):
+        e = _val_err([elem, lambda s: rec(FLOAT, s("f"), 4), rec(ARRAY, 0, 0, 2, 3, 1)])
+        assert (e.type_id, e.message) == (4, "Invalid index")
+    e = _val_err([lambda s: rec(INT, s("i"), 4, 7), rec(ARRAY, 0, 0, 2, 1, 1)])
+    assert e.message == "Invalid array of int"
+
+
 def test_resolve_allowed():
     # pointer cycle is fine; typedef'd index; varargs; tags on members and params
     _ok([rec(STRUCT, 0, 8, 0, 3, 0, vlen=1), rec(PTR, 0, 2)])
+    # __int128 is a regular INT: as an index and as an element
+    _ok([lambda s: rec(INT, s("i128"), 16, 128), rec(ARRAY, 0, 0, 2, 2, 1)])
     _ok([lambda s: rec(TYPEDEF, s("u32"), 1), rec(ARRAY, 0, 0, 1, 2, 4)])
     _ok(
         [

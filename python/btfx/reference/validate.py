@@ -404,12 +404,15 @@ def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
         for _, mtype, _ in t.elems():
             if not _is_sized(btf, mtype):
                 return "Invalid member"
-    elif kind == ARRAY:
+    elif kind == ARRAY:  # btf_array_resolve checks the index first
         elem, index, _ = t.fixed()
-        if not _is_sized(btf, elem):  # R3
-            return "Invalid elem"
         if not _regular_int(_skip_modifiers(btf, index)):  # R4
             return "Invalid index"
+        if not _is_sized(btf, elem):  # R3
+            return "Invalid elem"
+        target = _skip_modifiers(btf, elem)
+        if target is not None and target.kind == INT and not _regular_int(target):  # R8
+            return "Invalid array of int"
     elif kind == VAR:
         if not _is_sized(btf, t.size_type):  # R3
             return "Invalid type"

@@ -59,11 +59,13 @@ impl Shape {
 
 /// [`ADMITS`] bits: any resolve byte; a sized type (R3: `btf_type_id_size` succeeds,
 /// through modifiers); a regular INT, through modifiers (R4); the FUNC_PROTO itself with
-/// its parameters passing (R5, no modifiers).
+/// its parameters passing (R5, no modifiers); an ARRAY element (R3 and R8: sized, and
+/// not an INT unless a regular one).
 const ANY: u8 = 1;
 pub(super) const SIZED: u8 = 2;
 pub(super) const REGULAR_INT: u8 = 4;
 pub(super) const PROTO_OK: u8 = 8;
+pub(super) const ARRAY_ELEM: u8 = 16;
 
 /// What a resolve byte satisfies, by resolve byte.
 static ADMITS: [u8; 128] = {
@@ -77,6 +79,9 @@ static ADMITS: [u8; 128] = {
         }
         if rb & !RES_VIA_MOD == k::INT | RES_FLAG {
             v |= REGULAR_INT;
+        }
+        if is_sized(rb & RES_KIND) && (rb & RES_KIND != k::INT || v & REGULAR_INT != 0) {
+            v |= ARRAY_ELEM;
         }
         if rb == k::FUNC_PROTO | RES_FLAG {
             v |= PROTO_OK;
@@ -130,7 +135,7 @@ static SHAPES: [Shape; 20] = {
         }
         match kind as u8 {
             k::STRUCT | k::UNION => sh.elem_need = SIZED,
-            k::ARRAY => sh.one_need = [SIZED, REGULAR_INT],
+            k::ARRAY => sh.one_need = [ARRAY_ELEM, REGULAR_INT],
             k::VAR => sh.one_need[0] = SIZED,
             k::FUNC => sh.one_need[0] = PROTO_OK,
             k::DATASEC | k::DECL_TAG => sh.slow = true,

@@ -8,7 +8,9 @@
 //! types at once or the modifier is clean, otherwise when the DFS finishes the modifier.
 
 use super::base_chains::LONG_WALK;
-use super::graph::{admits, int_is_regular, proto_args_bad, PROTO_OK, REGULAR_INT, SIZED};
+use super::graph::{
+    admits, int_is_regular, proto_args_bad, ARRAY_ELEM, PROTO_OK, REGULAR_INT, SIZED,
+};
 use super::graph::{edges_of, Graph, RES_VIA_MOD};
 use super::*;
 
@@ -232,14 +234,18 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 None
             }
-            // R3 + R4: btf_array_resolve ("Invalid elem" / "Invalid index").
+            // R4, R3 + R8: btf_array_resolve, which checks the index first ("Invalid
+            // index", "Invalid elem", "Invalid array of int").
             k::ARRAY => {
-                if !sized(e0) {
-                    return fail("Invalid elem");
-                }
                 let index = es.get(1).copied().unwrap_or(0);
                 if !admits(self.res_in(res, index), REGULAR_INT) {
                     return fail("Invalid index");
+                }
+                if !sized(e0) {
+                    return fail("Invalid elem");
+                }
+                if !admits(self.res_in(res, e0), ARRAY_ELEM) {
+                    return fail("Invalid array of int");
                 }
                 None
             }

@@ -937,6 +937,62 @@ fn resolve_r4_index() {
     assert_eq!(msg(&btf, Level::Strict), "Invalid index");
 }
 
+/// R8 (`btf_array_resolve`): an element INT, through modifiers, must be regular; the
+/// index is checked before the element.
+#[test]
+fn resolve_r8_array_of_int() {
+    let arr = |elem: &dyn Fn(&mut B)| {
+        let btf = with(|b| {
+            elem(b); // N (and N + 1 when the element is a TYPEDEF)
+        });
+        let last = btf.last_id();
+        let btf = with(|b| {
+            elem(b);
+            b.t("", ARRAY, 0, false, 0).u(last).u(1).u(2);
+        });
+        (fails(&btf), run(&btf, Level::Strict, false).err().map(|e| e.to_string()))
+    };
+    let bad = |id: u32| (Some(Some(id)), Some("Invalid array of int".to_string()));
+    assert_eq!(
+        arr(&|b| {
+            b.int("x", 4, 24);
+        }),
+        bad(N + 1)
+    );
+    assert_eq!(
+        arr(&|b| {
+            b.int("x", 4, 1 << 16 | 8);
+        }),
+        bad(N + 1)
+    );
+    assert_eq!(
+        arr(&|b| {
+            b.int("x", 1, 4);
+            b.t("t", TYPEDEF, 0, false, N);
+        }),
+        bad(N + 2)
+    );
+    assert_eq!(
+        arr(&|b| {
+            b.int("u128", 16, 128);
+        }),
+        (None, None)
+    );
+    assert_eq!(
+        arr(&|b| {
+            b.int("b", 1, 4 << 24 | 8);
+        }),
+        (None, None)
+    );
+    // Both the index (a FLOAT) and the element (a bitfield INT) are bad: the index wins.
+    let btf = with(|b| {
+        b.int("x", 4, 24); // N
+        b.t("f", FLOAT, 0, false, 4); // N + 1
+        b.t("", ARRAY, 0, false, 0).u(N).u(N + 1).u(2);
+    });
+    assert_eq!(msg(&btf, Level::Strict), "Invalid index");
+}
+
 #[test]
 fn resolve_r5_func() {
     let func = |params: &[(&str, u32)], target_kind: u32| {

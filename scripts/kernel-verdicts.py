@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Compare btfx's strict validation with the running kernel's, on generated BTF.
+
+    sudo python3 scripts/kernel-verdicts.py [--valid N] [--invalid N] [--keep DIR]
+
+Generates standalone BTF with the test suite's hypothesis strategies (tests/btfgen.py:
+valid graphs, and targeted corruptions of them), loads each blob into the running kernel
+with the bpf(2) command BPF_BTF_LOAD (the kernel's full check of user BTF, `btf_parse`:
+what btfx calls strict), and compares each verdict with `Btf.validate("strict")`.
+
+Prints the disagreements grouped by the kernel's message (numbers and names blanked) or
+btfx's, with one example each, and the rejections on which both agree but name a
+different type. Blobs in the other byte order are converted first (the kernel reads its
+own); blobs btfx cannot parse are skipped. Exit status 1 when there is a disagreement.
+
+A development tool, not a test: the verdict depends on the running kernel's version, and
+loading BTF needs CAP_BPF (root). The BTF objects it loads are freed at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import ctypes
+import errno
+import os
+import platform
+import re
+import sys
+from typing import Dict, List, Optional, Tuple
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+import btfgen  # noqa: E402  (the test suite's generators)
+import btfx  # noqa: E402
+from btfx.errors import BtfError  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+#: bpf(2) system call numbers.
+SYS_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_BTF_LOAD = 18
+LOG_SIZE = 1 << 20
+
+
+class BtfLoadAttr(ctypes.Structure):
+    """The BPF_BTF_LOAD part of `union bpf_attr` (the kernel zero-fills the fields past
+    the size it is given)."""
+
+    _fields_ = [
+        ("btf", ctypes.c_uint64),
+        ("btf_log_buf", ctypes.c_uint64),
+        ("btf_size", ctypes.c_uint32),
+        ("btf_log_size", ctypes.c_uint32),
+        ("btf_log_level", ctypes.c_uint32),
+        ("_pad", ctypes.c_uint32),
+    ]
+
+
+class Kernel:
+    """BPF_BTF_LOAD through libc's syscall()."""
+
+    def __init__(self) -> None:
+        nr = SYS_BPF.get(platform.machine())
+        if nr is None:
+            raise SystemExit(f"no bpf(2) number known for {platform.machine()}")
+        self.nr = nr
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.log = ctypes.create_string_buffer(LOG_SIZE)
+
+    def load(self, blob: bytes) -> Tuple[bool, int, str]:
+        """(accepted, errno, last line of the verifier log)."""
+        buf = ctypes.create_string_buffer(blob, len(blob))
+        self.log[0] = b"\0"
+        attr = BtfLoadAttr(
+            btf=ctypes.addressof(buf),
+            btf_log_buf=ctypes.addressof(self.log),
+            btf_size=len(blob),
+            btf_log_size=LOG_SIZE,
+            btf_log_level=1,
+        )
+        fd = self.libc.syscall(self.nr, BPF_BTF_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
+        if fd >= 0:
+            os.close(fd)
+            return True, 0, ""
+        err = ctypes.get_errno()
+        lines = [ln for ln in self.log.value.decode(errors="replace").splitlines() if ln.strip()]
+        return False, err, lines[-1] if lines else ""
+
+
+def collect(n_valid: int, n_invalid: int) -> List[Tuple[str, bytes]]:
+    """(what, blob): valid graphs, then corruptions (named by btfgen's note)."""
+    out: List[Tuple[str, bytes]] = []
+    opts = dict(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+    @settings(max_examples=n_valid, **opts)
+    @given(btfgen.valid_btf())
+    def valid(blob: bytes) -> None:
+        out.append(("valid", blob))
+
+    @settings(max_examples=n_invalid, **opts)
+    @given(btfgen.invalid_btf())
+    def invalid(inv: btfgen.Invalid) -> None:
+        out.append((inv.note or "invalid", inv[0]))
+
+    if n_valid:
+        valid()
+    if n_invalid:
+        invalid()
+    return out
+
+
+def native(blob: bytes) -> Optional[bytes]:
+    """The blob in this machine's byte order, or None if btfx cannot parse it."""
+    if blob[:2] == (b"\x9f\xeb" if sys.byteorder == "little" else b"\xeb\x9f"):
+        return blob
+    try:
+        return btfx.Btf.from_bytes(blob).to_bytes(byteorder=sys.byteorder)
+    except BtfError:
+        return None
+
+
+def btfx_verdict(blob: bytes) -> Optional[BtfError]:
+    try:
+        btfx.Btf.from_bytes(blob).validate("strict")
+    except BtfError as e:
+        return e
+    return None
+
+
+def shape(message: str) -> str:
+    """A message with numbers and names blanked, to group by."""
+    s = re.sub(r"^\[\d+\] \S+ \S+", "[#] KIND name", message)
+    s = re.sub(r"^\t\S+ ", "\tmember ", s)
+    return re.sub(r"\d+", "#", s)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--valid", type=int, default=300, help="valid graphs to generate")
+    ap.add_argument("--invalid", type=int, default=1000, help="corruptions to generate")
+    ap.add_argument("--keep", help="write each disagreeing blob here")
+    args = ap.parse_args()
+    kernel = Kernel()
+    _, err, _ = kernel.load(b"")
+    if err in (errno.EPERM, errno.EACCES):
+        raise SystemExit("BPF_BTF_LOAD is not permitted: run as root (CAP_BPF)")
+    print(f"kernel {platform.release()}, btfx {btfx.__version__}")
+
+    groups: Dict[str, List[Tuple[str, str, str]]] = collections.defaultdict(list)
+    other_id: Dict[str, List[Tuple[str, str, str]]] = collections.defaultdict(list)
+    tally: collections.Counter = collections.Counter()
+    for i, (what, raw) in enumerate(collect(args.valid, args.invalid)):
+        blob = native(raw)
+        if blob is None:
+            tally["skipped (btfx cannot parse)"] += 1
+            continue
+        k_ok, k_errno, k_log = kernel.load(blob)
+        mine = btfx_verdict(blob)
+        k_word, b_word = ("accepts" if k_ok else "rejects"), ("rejects" if mine else "accepts")
+        tally[f"kernel {k_word}, btfx {b_word}"] += 1
+        example = (what, k_log or ("accepted" if k_ok else f"errno {k_errno}"), str(mine))
+        if k_ok != (mine is None):
+            key = f"kernel: {shape(k_log)}" if not k_ok else f"btfx: {shape(str(mine))}"
+            groups[key].append(example)
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                with open(os.path.join(args.keep, f"{i}.btf"), "wb") as f:
+                    f.write(blob)
+        elif mine is not None:
+            m = re.match(r"\[(\d+)\]", k_log)
+            if m and mine.type_id is not None and int(m.group(1)) != mine.type_id:
+                other_id[f"kernel: {shape(k_log)}"].append(example)
+
+    for line, n in sorted(tally.items()):
+        print(f"{n:6d}  {line}")
+    print(f"\n{sum(map(len, groups.values()))} disagreements:")
+    for key, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        what, k, b = items[0]
+        print(f"{len(items):6d}  {key}\n        e.g. {what}: kernel '{k}', btfx: {b}")
+    print(f"\n{sum(map(len, other_id.values()))} rejections that name another type:")
+    for key, items in sorted(other_id.items(), key=lambda kv: -len(kv[1])):
+        what, k, b = items[0]
+        print(f"{len(items):6d}  {key}\n        e.g. {what}: kernel '{k}', btfx: {b}")
+    return 1 if groups else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

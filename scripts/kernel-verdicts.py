@@ -9,9 +9,10 @@ with the bpf(2) command BPF_BTF_LOAD (the kernel's full check of user BTF, `btf_
 what btfx calls strict), and compares each verdict with `Btf.validate("strict")`.
 
 Prints the disagreements grouped by the kernel's message (numbers and names blanked) or
-btfx's, with one example each, and the rejections on which both agree but name a
-different type. Blobs in the other byte order are converted first (the kernel reads its
-own); blobs btfx cannot parse are skipped. Exit status 1 when there is a disagreement.
+btfx's, with one example each; then the rejections on which both agree but that name a
+different type, or whose kernel log line does not end with btfx's message. Blobs in the
+other byte order are converted first (the kernel reads its own); blobs btfx cannot parse
+are skipped. Exit status 1 when there is a disagreement.
 
 A development tool, not a test: the verdict depends on the running kernel's version, and
 loading BTF needs CAP_BPF (root). The BTF objects it loads are freed at once.
@@ -149,6 +150,7 @@ def main() -> int:
 
     groups: Dict[str, List[Tuple[str, str, str]]] = collections.defaultdict(list)
     other_id: Dict[str, List[Tuple[str, str, str]]] = collections.defaultdict(list)
+    other_msg: Dict[str, List[Tuple[str, str, str]]] = collections.defaultdict(list)
     tally: collections.Counter = collections.Counter()
     for i, (what, raw) in enumerate(collect(args.valid, args.invalid)):
         blob = native(raw)
@@ -171,6 +173,8 @@ def main() -> int:
             m = re.match(r"\[(\d+)\]", k_log)
             if m and mine.type_id is not None and int(m.group(1)) != mine.type_id:
                 other_id[f"kernel: {shape(k_log)}"].append(example)
+            elif not k_log.endswith(re.sub(r"^(member|value|secinfo) #\d+: ", "", mine.message)):
+                other_msg[f"kernel: {shape(k_log)} / btfx: {shape(mine.message)}"].append(example)
 
     for line, n in sorted(tally.items()):
         print(f"{n:6d}  {line}")
@@ -180,6 +184,10 @@ def main() -> int:
         print(f"{len(items):6d}  {key}\n        e.g. {what}: kernel '{k}', btfx: {b}")
     print(f"\n{sum(map(len, other_id.values()))} rejections that name another type:")
     for key, items in sorted(other_id.items(), key=lambda kv: -len(kv[1])):
+        what, k, b = items[0]
+        print(f"{len(items):6d}  {key}\n        e.g. {what}: kernel '{k}', btfx: {b}")
+    print(f"\n{sum(map(len, other_msg.values()))} rejections of the same type, worded otherwise:")
+    for key, items in sorted(other_msg.items(), key=lambda kv: -len(kv[1])):
         what, k, b = items[0]
         print(f"{len(items):6d}  {key}\n        e.g. {what}: kernel '{k}', btfx: {b}")
     return 1 if groups else 0

@@ -419,6 +419,22 @@ def test_lowest_id_and_phase_order():
     recs = [int_rec(s), rec(CONST, 0, 3), rec(TYPE_TAG, s("t"), 1), rec(ENUM, 0, 3)]
     e = _val_err(make_blob(recs, s.data), "module")
     assert e.type_id == 4
+    # a phase-2 failure at id 2 (CONST -> TYPE_TAG) and a phase-3 one at id 4 (a FWD
+    # member): module level reports phase 2; strict reports phase 3 first, as btf_parse
+    # resolves every type before btf_check_type_tags
+    s = Strs()
+    recs = [
+        int_rec(s),
+        rec(CONST, 0, 3),
+        rec(TYPE_TAG, s("t"), 1),
+        rec(STRUCT, 0, 4, 0, 5, 0, vlen=1),
+        rec(FWD, s("f"), 0),
+    ]
+    blob = make_blob(recs, s.data)
+    e = _val_err(blob, "module")
+    assert (e.type_id, e.message) == (2, "Type tags don't precede modifiers")
+    e = _val_err(blob, "strict")
+    assert e.type_id == 4 and e.message.endswith("Invalid member")
 
 
 def test_type_tag_phase():

@@ -80,9 +80,11 @@ def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
     checker = _MetaChecker(btf, wide)
     for t in btf.types:
         checker.check(t)
-    _phase2_type_tags(btf)
+    # `btf_parse` (user BTF) resolves every type (`btf_parse_type_sec`) before it checks
+    # type tags; `btf_parse_module` checks type tags only.
     if level == "strict":
         _phase3_resolve(btf)
+    _phase2_type_tags(btf)
 
 
 # ---------------------------------------------------------------- phase 0 (global limits)

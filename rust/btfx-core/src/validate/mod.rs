@@ -1,9 +1,10 @@
 //! Kernel-verifier-equivalent validation of parsed BTF (docs/rules.md §2).
 //!
-//! Phases, in order: 0 (global limits), 1 (per-type meta, `btf_check_all_metas`),
-//! 2 (type-tag chains, `btf_check_type_tags`) and, at [`Level::Strict`] only,
-//! 3 (resolve, `btf_check_all_types`). Within a phase the lowest failing own type id is
-//! reported. Base types of split BTF are trusted and never checked.
+//! Phases: 0 (global limits), 1 (per-type meta, `btf_check_all_metas`), 2 (type-tag
+//! chains, `btf_check_type_tags`) and, at [`Level::Strict`] only, 3 (resolve,
+//! `btf_check_all_types`), reported in the kernel's order: 0, 1, 2 for module BTF
+//! (`btf_parse_module`), 0, 1, 3, 2 for user BTF (`btf_parse`). Within a phase the
+//! lowest failing own type id is reported. Base types of split BTF are trusted and never checked.
 //!
 //! Phase 1 ([`meta`]) checks each record on its own, after a quick accept of the most
 //! common kinds ([`quick_meta`]); it also lists the modifiers whose chains phase 2
@@ -293,8 +294,9 @@ impl<'a, E: Rd> Validator<'a, E> {
             return self.phase1_result(self.phase2_in(&st, &mods));
         }
         // Strict: phases 1 and 2 beside the graph walk and phase 3, on two threads for
-        // large inputs. Phase 3 runs where the walk left its arrays in cache; its
-        // result counts only if phases 1 and 2 pass.
+        // large inputs. Phase 3 runs where the walk left its arrays in cache. The results
+        // count in `btf_parse`'s order: phase 1, then phase 3 (`btf_parse_type_sec`
+        // resolves every type), then phase 2 (`btf_check_type_tags`).
         let this = &self;
         let phases12 = || {
             this.build_idents(1);
@@ -309,12 +311,12 @@ impl<'a, E: Rd> Validator<'a, E> {
             (f, resolved.unwrap_or_else(|| Err(self.err(self.start_id, "internal error"))))
         } else {
             let f = phases12();
-            let pass = f.0.is_none() && f.1.is_none();
+            let pass = f.0.is_none();
             (f, if pass { phase3() } else { Ok(()) })
         };
         self.phase1_result(failed)?;
-        self.phase1_result(failed2)?;
-        resolved
+        resolved?;
+        self.phase1_result(failed2)
     }
 
     /// Builds the identifier map (once) on at most `threads` threads.

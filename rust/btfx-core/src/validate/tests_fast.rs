@@ -151,3 +151,45 @@ fn two_threads_report_what_one_reports() {
         }
     }
 }
+
+/// Strict validation reports a phase 3 failure before a phase 2 one, as `btf_parse`
+/// resolves every type before `btf_check_type_tags`; module level knows only phase 2.
+/// On one and two threads.
+#[test]
+fn strict_reports_phase_3_before_phase_2() {
+    let info = |kind: u32, vlen: u32| (kind << 24) | vlen;
+    let mut types = vec![
+        1,
+        info(1, 0),
+        4,
+        0x0100_0020, // 1: INT "int"
+        0,
+        info(10, 0),
+        3, // 2: CONST -> TYPE_TAG: phase 2 fails here
+        5,
+        info(18, 0),
+        1, // 3: TYPE_TAG "t" -> int
+        0,
+        info(4, 1),
+        4,
+        0,
+        5,
+        0, // 4: STRUCT with a FWD member: phase 3 fails here
+        7,
+        info(7, 0),
+        0, // 5: FWD "f"
+    ];
+    let strs = b"\0int\0t\0f\0";
+    for extra in [0, 2 * PARALLEL_MIN_TYPES] {
+        types.extend((0..extra).flat_map(|_| [0, info(2, 0), 1])); // PTRs to int
+        let btf = blob(&types, strs);
+        for threads in [1, 2] {
+            let id = |level| {
+                let opts = ValidateOptions::new(level, false);
+                validate_on(&btf, &opts, threads).err().and_then(|e| e.type_id())
+            };
+            assert_eq!(id(Level::Module), Some(2), "{extra} types more, {threads} threads");
+            assert_eq!(id(Level::Strict), Some(4), "{extra} types more, {threads} threads");
+        }
+    }
+}

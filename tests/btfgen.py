@@ -332,6 +332,8 @@ class _G:
         if size is not None:
             self.sizes[ref] = size
         self.refs_by_kind.setdefault(t.kind, []).append(ref)
+        if t.kind in (CONST, VOLATILE, RESTRICT, TYPEDEF, TYPE_TAG) and t.st in self.irregular:
+            self.irregular.add(ref)  # a modifier on an irregular INT (R8 sees through it)
         return ref
 
     def sized(self) -> List[int]:
@@ -470,9 +472,7 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
         else:
             target = draw(st.sampled_from([_G.VOID] + g.sized()))
         name = draw(idents) if kind == TYPEDEF else None
-        ref = g.put(T(kind, name, val(target)), size=g.sizes.get(target))
-        if target in g.irregular:
-            g.irregular.add(ref)
+        g.put(T(kind, name, val(target)), size=g.sizes.get(target))
 
     # arrays
     for _ in range(draw(st.integers(0, 3))):
@@ -1226,6 +1226,9 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
                 "R5_unnamed",
                 "R5_void_param",
                 "R5_varargs_middle",
+                "R9_ret_fwd",
+                "R9_param_fwd",
+                "R9_param_name",
                 "R6_datasec_int",
                 "R7_tag_void",
                 "R7_tag_int",
@@ -1327,6 +1330,18 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
         if what == "R5_void_param" and draw(st.booleans()):
             params = [good, bad]  # a named void last param is not varargs
         _append(m, T(FUNC_PROTO, None, target, data=params), T(FUNC, draw(idents), nid))
+        # A typed parameter with no name fails the FUNC (btf_func_check); a void one
+        # that is not an unnamed last one fails the FUNC_PROTO (btf_func_proto_check).
+        fid = nid + 1 if what == "R5_unnamed" else nid
+    elif what.startswith("R9"):
+        fwd = T(FWD, draw(idents), 0, kflag=draw(st.integers(0, 1)))
+        if what == "R9_ret_fwd":
+            _append(m, fwd, T(FUNC_PROTO, None, nid, data=[(draw(idents), target)]))
+        elif what == "R9_param_fwd":
+            _append(m, fwd, T(FUNC_PROTO, None, target, data=[(draw(idents), target), (None, nid)]))
+        else:  # a parameter name that is no identifier
+            bad_name = draw(st.sampled_from(["1abc", "a-b", "a b"]))
+            _append(m, fwd, T(FUNC_PROTO, None, 0, data=[(bad_name, target)]))
         fid = nid + 1
     elif what == "R6_datasec_int":
         _append(m, T(DATASEC, ".data", 8, data=[(target, 0, 4)]))

@@ -499,13 +499,22 @@ RESOLVE_FAILURES = [
         3,
     ),
     (
-        "R5 varargs not last",
+        "R9 varargs not last",
         [
             lambda s: rec(FUNC_PROTO, 0, 1, 0, 0, s("a"), 1, vlen=2),
             lambda s: rec(FUNC, s("f"), 2),
         ],
+        2,
+    ),
+    ("R9 named void last", [lambda s: rec(FUNC_PROTO, 0, 1, s("a"), 0, vlen=1)], 2),
+    ("R9 return fwd", [lambda s: rec(FWD, s("f"), 0), rec(FUNC_PROTO, 0, 2)], 3),
+    (
+        "R9 param fwd",
+        [lambda s: rec(FWD, s("f"), 0), lambda s: rec(FUNC_PROTO, 0, 1, s("a"), 2, vlen=1)],
         3,
     ),
+    ("R9 param name", [lambda s: rec(FUNC_PROTO, 0, 1, s("1a"), 1, vlen=1)], 2),
+    ("R9 return past last_id", [rec(FUNC_PROTO, 0, 9)], 2),
     ("R6 datasec int", [lambda s: rec(DATASEC, s(".d"), 4, 1, 0, 4, vlen=1)], 2),
     ("R7 tag on int", [lambda s: rec(DECL_TAG, s("t"), 1, 0xFFFFFFFF)], 2),
     (

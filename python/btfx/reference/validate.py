@@ -386,12 +386,23 @@ def _phase3_resolve(btf: Btf) -> None:
     last_id = btf.last_id
     for t in btf.types:
         if any(x > last_id for x in t.id_fields()):  # R1
-            raise _fail(t, "Invalid type_id")
+            raise _fail(t, _r1_message(btf, t))
         if in_loop[t.id]:  # R2
             raise _fail(t, "Loop detected")
         msg = _resolve_rules(btf, t)
         if msg is not None:
             raise _fail(t, msg)
+
+
+def _r1_message(btf: Btf, t: TypeRecord) -> str:
+    """R1's message: for STRUCT, UNION, ARRAY, FUNC_PROTO and DATASEC the kernel's resolve
+    checks meet an id past ``last_id`` as a bad member, element, index, parameter or
+    entry and word it so; for the others it is "Invalid type_id"."""
+    if t.kind in (STRUCT, UNION, ARRAY, FUNC_PROTO, DATASEC):
+        msg = _resolve_rules(btf, t)
+        if msg is not None:
+            return msg
+    return "Invalid type_id"
 
 
 def _is_sized(btf: Btf, type_id: int) -> bool:
@@ -416,18 +427,17 @@ def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
         if target is not None and target.kind == INT and not _regular_int(target):  # R8
             return "Invalid array of int"
     elif kind == VAR:
-        if not _is_sized(btf, t.size_type):  # R3
-            return "Invalid type"
+        if not _is_sized(btf, t.size_type):  # R3 (btf_var_resolve's words)
+            return "Invalid type_id"
     elif kind == FUNC:  # R5 (btf_func_check)
         proto = btf.type_by_id(t.size_type)
         if proto is None or proto.kind != FUNC_PROTO:
             return "Invalid type_id"
-        params = proto.elems()
-        for n, (name_off, ptype) in enumerate(params, 1):
-            if n == len(params) and name_off == 0 and ptype == 0:
-                break  # trailing varargs
-            if not name_off or not ptype:
+        for n, (name_off, ptype) in enumerate(proto.elems(), 1):
+            if not name_off and ptype:
                 return f"Invalid arg#{n}"
+    elif kind == FUNC_PROTO:  # R9 (btf_func_proto_check)
+        return _func_proto_rule(btf, t)
     elif kind == DATASEC:  # R6
         for vtype, _, _ in t.elems():
             target = btf.type_by_id(vtype)
@@ -438,10 +448,28 @@ def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
     return None
 
 
+def _func_proto_rule(btf: Btf, t: TypeRecord) -> str | None:
+    """R9: the return type is void or sized; a last parameter of type void (varargs) has
+    no name; every other parameter has a sized type and no name or an identifier."""
+    if t.size_type and not _is_sized(btf, t.size_type):
+        return "Invalid return type"
+    params = t.elems()
+    if params and params[-1][1] == 0:
+        if params[-1][0]:
+            return f"Invalid arg#{len(params)}"
+        params = params[:-1]
+    for n, (name_off, ptype) in enumerate(params, 1):
+        if name_off and not is_ident(btf.str_bytes(name_off)):
+            return f"Invalid arg#{n}"
+        if not _is_sized(btf, ptype):
+            return f"Invalid arg#{n}"
+    return None
+
+
 def _decl_tag_rule(btf: Btf, t: TypeRecord) -> str | None:
     target = btf.type_by_id(t.size_type) if t.size_type else None
     if target is None or target.kind not in DECL_TAG_TARGETS:
-        return "Invalid type"
+        return "Invalid type_id"
     component_idx = _s32(t.fixed()[0])
     if component_idx == -1:
         return None

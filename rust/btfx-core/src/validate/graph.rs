@@ -327,6 +327,11 @@ impl<'a, E: Rd> Validator<'a, E> {
                 at += sh.stride as usize;
             }
         }
+        if kind == k::FUNC_PROTO {
+            // R9's types (as `walk_proto`; the per-edge needs above are ANY).
+            let res = |w: u32| self.look(&g.st, &g.res, i, w).1;
+            ok = self.proto_check(r.body, r.w8, res, false).is_none();
+        }
         let rb = if is_mod(kind) {
             if clean || !self.own(r.w8) {
                 rb0 | RES_VIA_MOD
@@ -418,8 +423,10 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 
     /// A FUNC_PROTO (as [`Self::walk_any`]): edges to its return type and every
-    /// parameter's type, any of which may be anything; R5 is read off the parameters
-    /// in the same loop. False (the generic walk then decides) if the record is cut.
+    /// parameter's type. R9's types (its own check; its parameter names are phase 1's
+    /// business, see [`Self::proto_names`]) and R5 (what a FUNC on it needs, kept in its
+    /// resolve flag) are read off the parameters in the same loop. False (the generic
+    /// walk then decides) if the record is cut.
     #[inline(always)]
     fn walk_proto(&self, g: &mut Graph, i: usize, off: usize, inf: u32, ret: u32) -> bool {
         let n = info::vlen(inf) as usize;
@@ -427,23 +434,78 @@ impl<'a, E: Rd> Validator<'a, E> {
             return false;
         };
         let seen = Seen::new(&g.st, &g.res, self.start_id, i);
-        let (mut clean, _) = seen.look(self, ret);
-        let mut bad = false;
+        let (mut clean, rb) = seen.look(self, ret);
+        // R9's types: a void or sized return type; parameters as `proto_check` says.
+        let mut ok = ret == 0 || admits(rb, SIZED);
+        let (mut unnamed, mut void) = (false, false);
         for p in chunks::<8>(params) {
             let (name, ty) = (E::at(p, 0), E::at(p, 1));
-            clean &= seen.look(self, ty).0;
-            bad |= (name == 0) | (ty == 0);
+            let (c, rb) = seen.look(self, ty);
+            clean &= c;
+            ok &= admits(rb, SIZED);
+            unnamed |= name == 0;
+            void |= ty == 0;
         }
-        if bad {
-            bad = proto_args_bad::<E>(params).is_some();
+        if !ok || void {
+            // A trailing `{0, 0}` (varargs) is the one void parameter allowed.
+            ok = self.proto_check(params, ret, |w| seen.look(self, w).1, false).is_none();
         }
+        let bad = unnamed && proto_args_bad::<E>(params).is_some();
         if !clean {
             g.edges.push(ret);
             g.edges.extend(chunks::<8>(params).map(|p| E::at(p, 1)));
+        } else if !ok && g.clean_fail.is_none() {
+            let mut es = vec![ret];
+            es.extend(chunks::<8>(params).map(|p| E::at(p, 1)));
+            self.check_clean(g, i, k::FUNC_PROTO, &es);
         }
         let flag = if bad { 0 } else { RES_FLAG };
         g.put(i, k::FUNC_PROTO | if clean { ST_CLEAN } else { 0 }, k::FUNC_PROTO | flag);
         true
+    }
+
+    /// R9 (`btf_func_proto_check`) on a FUNC_PROTO's return type and parameter array,
+    /// with `res` giving the resolve byte of any type id: the first failure's message.
+    /// The return type is void or sized; a last parameter of type void (varargs) has no
+    /// name; every other parameter has no name or an identifier (checked with `names`
+    /// only), and a sized type.
+    pub(super) fn proto_check(
+        &self,
+        params: &[u8],
+        ret: u32,
+        res: impl Fn(u32) -> u8,
+        names: bool,
+    ) -> Msg {
+        if ret != 0 && !admits(res(ret), SIZED) {
+            return fail("Invalid return type");
+        }
+        let mut n = params.len() / 8;
+        if let Some(last) = chunks::<8>(params).last() {
+            if E::at(last, 1) == 0 {
+                if E::at(last, 0) != 0 {
+                    return Some(format!("Invalid arg#{n}"));
+                }
+                n -= 1;
+            }
+        }
+        for (j, p) in chunks::<8>(params).take(n).enumerate() {
+            let (name, ty) = (E::at(p, 0), E::at(p, 1));
+            if (names && name != 0 && !self.ident(name)) || !admits(res(ty), SIZED) {
+                return Some(format!("Invalid arg#{}", j + 1));
+            }
+        }
+        None
+    }
+
+    /// R9's names on the FUNC_PROTO record at `off`: the 0-based index of the first
+    /// parameter (before a trailing void one) whose name is neither 0 nor an identifier.
+    pub(super) fn proto_names(&self, off: usize) -> Option<usize> {
+        let head = self.sec.get(off..).and_then(|r| r.first_chunk::<12>())?;
+        let n = info::vlen(E::at(head, 1)) as usize;
+        let params = self.sec.get(off + 12..off + 12 + 8 * n)?;
+        let last_void = chunks::<8>(params).last().is_some_and(|p| E::at(p, 1) == 0);
+        let named = chunks::<8>(params).take(n - usize::from(last_void));
+        named.map(|p| E::at(p, 0)).position(|name| name != 0 && !self.ident(name))
     }
 
     /// Edge target `w` seen from own type index `i`: whether it is clean for `i` (see
@@ -527,11 +589,7 @@ pub(super) fn int_is_regular(data: u32) -> bool {
 }
 
 /// R5 (`btf_func_check`) on a FUNC_PROTO's parameter array: the 0-based index of the
-/// first bad parameter (each needs a name and a type, except a final `{0, 0}`).
+/// first parameter with a type but no name.
 pub(super) fn proto_args_bad<E: Rd>(params: &[u8]) -> Option<usize> {
-    let nargs = params.len() / 8;
-    chunks::<8>(params).enumerate().position(|(j, p)| {
-        let (name, ty) = (E::at(p, 0), E::at(p, 1));
-        (name == 0 || ty == 0) && !(j + 1 == nargs && name == 0 && ty == 0)
-    })
+    chunks::<8>(params).position(|p| E::at(p, 0) == 0 && E::at(p, 1) != 0)
 }

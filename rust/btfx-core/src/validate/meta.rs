@@ -27,6 +27,11 @@ pub(super) type Failure = Option<(u32, String)>;
 /// refers to (phase 2 starts its walks from these without reading the records again).
 pub(super) type ModLinks = Vec<(u32, u32)>;
 
+/// The first own FUNC_PROTO with a parameter name that is no identifier (R9, a phase 3
+/// rule that needs only the record and the identifier map, so phase 1's thread checks
+/// it): its index from `start_id` and the 0-based index of the parameter.
+pub(super) type BadParamName = Option<(u32, usize)>;
+
 impl<'a, E: Rd> Validator<'a, E> {
     /// Phase 1 over all own types on at most `threads` threads. `st` is empty or has
     /// one byte per own type, which receives the type's raw kind.
@@ -34,17 +39,17 @@ impl<'a, E: Rd> Validator<'a, E> {
         let n = self.st_len();
         let mut mods = Vec::new();
         if !super::threads::split(n, threads) {
-            let failed = self.meta_range(0..n, st, &mut mods);
+            let failed = self.meta_range(0..n, st, &mut mods, None);
             return (failed, mods);
         }
         // Two halves of the ids, one per thread; the lower half's error wins.
         let mid = n / 2;
         let (st_lo, st_hi) = st.split_at_mut(mid.min(st.len()));
         let (lo, hi) = super::threads::join2(
-            || self.meta_range(0..mid, st_lo, &mut mods),
+            || self.meta_range(0..mid, st_lo, &mut mods, None),
             || {
                 let mut mods_hi = Vec::new();
-                (self.meta_range(mid..n, st_hi, &mut mods_hi), mods_hi)
+                (self.meta_range(mid..n, st_hi, &mut mods_hi, None), mods_hi)
             },
         );
         let Some((hi, mods_hi)) = hi else {
@@ -54,17 +59,32 @@ impl<'a, E: Rd> Validator<'a, E> {
         (lo.or(hi), mods)
     }
 
+    /// Phase 1 over all own types on this thread, also finding R9's first bad parameter
+    /// name (strict validation).
+    pub(super) fn meta_strict(&self, st: &mut [u8]) -> (Failure, ModLinks, BadParamName) {
+        let (mut mods, mut bad_name) = (Vec::new(), None);
+        let failed = self.meta_range(0..self.st_len(), st, &mut mods, Some(&mut bad_name));
+        (failed, mods, bad_name)
+    }
+
     /// Number of own types.
     pub(super) fn st_len(&self) -> usize {
         self.btf.nr_types() as usize
     }
 
-    /// Phase 1 for own type indexes `ids`; `st` is empty or their slice of kinds.
-    fn meta_range(&self, ids: Range<usize>, st: &mut [u8], mods: &mut ModLinks) -> Failure {
+    /// Phase 1 for own type indexes `ids`; `st` is empty or their slice of kinds. With
+    /// `bad_name`, also looks for R9's first bad parameter name.
+    fn meta_range(
+        &self,
+        ids: Range<usize>,
+        st: &mut [u8],
+        mods: &mut ModLinks,
+        mut bad_name: Option<&mut BadParamName>,
+    ) -> Failure {
         // Record offsets from the parser's index, not from the previous record's
         // length: records then do not wait on each other.
         let offsets = self.btf.type_offsets().get(ids.clone()).unwrap_or(&[]);
-        let quick = self.quick_meta();
+        let quick = self.quick_meta(bad_name.is_some());
         for (i, &off) in offsets.iter().enumerate() {
             if let Some(kind) = quick.passes(off as usize) {
                 if let Some(s) = st.get_mut(i) {
@@ -84,6 +104,11 @@ impl<'a, E: Rd> Validator<'a, E> {
             }
             if is_mod(r.kind) {
                 mods.push(((ids.start + i) as u32, r.w8));
+            }
+            if let (k::FUNC_PROTO, Some(slot)) = (r.kind, bad_name.as_deref_mut()) {
+                if slot.is_none() {
+                    *slot = self.proto_names(off as usize).map(|j| ((ids.start + i) as u32, j));
+                }
             }
         }
         None

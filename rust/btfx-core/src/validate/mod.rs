@@ -301,12 +301,12 @@ impl<'a, E: Rd> Validator<'a, E> {
         let phases12 = || {
             this.build_idents(1);
             let mut kinds = vec![0u8; n];
-            let (failed, mods) = this.meta_all(&mut kinds, 1);
+            let (failed, mods, bad_name) = this.meta_strict(&mut kinds);
             let failed2 = if failed.is_none() { this.phase2_in(&kinds, &mods) } else { None };
-            (failed, failed2)
+            (failed, failed2, bad_name)
         };
         let phase3 = || this.phase3(&mut this.graph_walk());
-        let ((failed, failed2), resolved) = if threads::split(n, self.threads) {
+        let ((failed, failed2, bad_name), resolved) = if threads::split(n, self.threads) {
             let (f, resolved) = threads::join2(phases12, phase3);
             (f, resolved.unwrap_or_else(|| Err(self.err(self.start_id, "internal error"))))
         } else {
@@ -315,8 +315,21 @@ impl<'a, E: Rd> Validator<'a, E> {
             (f, if pass { phase3() } else { Ok(()) })
         };
         self.phase1_result(failed)?;
-        resolved?;
+        self.with_param_names(resolved, bad_name)?;
         self.phase1_result(failed2)
+    }
+
+    /// Phase 3's result with R9's parameter names (found on phase 1's thread, which
+    /// holds the identifier map) added: the FUNC_PROTO whose names fail is reported
+    /// unless phase 3 failed at it or below. (At it, phase 3 checked its names too, in
+    /// the kernel's order.)
+    fn with_param_names(&self, resolved: Result<()>, bad_name: meta::BadParamName) -> Result<()> {
+        let Some((i, j)) = bad_name else { return resolved };
+        let id = self.start_id + i;
+        match resolved {
+            Err(e) if e.type_id().is_some_and(|failed| failed <= id) => Err(e),
+            _ => Err(self.err(id, format!("Invalid arg#{}", j + 1))),
+        }
     }
 
     /// Builds the identifier map (once) on at most `threads` threads.

@@ -18,18 +18,22 @@ pub(super) struct QuickMeta<'a, E> {
     str_end: u32,
     /// The classic vlen limit applies (not [`ValidateOptions::wide`]).
     classic: bool,
+    /// A FUNC_PROTO passes only if the map knows every parameter name (strict: R9).
+    param_names: bool,
     _e: std::marker::PhantomData<E>,
 }
 
 impl<'a, E: Rd> Validator<'a, E> {
-    /// The quick accept over this BTF (after the identifier map is built).
-    pub(super) fn quick_meta(&self) -> QuickMeta<'_, E> {
+    /// The quick accept over this BTF (after the identifier map is built); with
+    /// `param_names`, a FUNC_PROTO also needs parameter names the map knows.
+    pub(super) fn quick_meta(&self, param_names: bool) -> QuickMeta<'_, E> {
         QuickMeta {
             sec: self.sec,
             idents: self.idents.get().and_then(Option::as_ref),
             start_str_off: self.start_str_off,
             str_end: self.str_end,
             classic: !self.opts.wide,
+            param_names,
             _e: std::marker::PhantomData,
         }
     }
@@ -40,6 +44,18 @@ impl<E: Rd> QuickMeta<'_, E> {
     #[inline(always)]
     fn known_ident(&self, off: u32) -> bool {
         self.idents.is_some_and(|m| m.knows(off, self.start_str_off))
+    }
+
+    /// Whether the map knows every name given to a parameter of the FUNC_PROTO at `off`
+    /// (with `vlen` of them): R9 then passes on names.
+    #[inline(always)]
+    fn param_names_known(&self, off: usize, vlen: u32) -> bool {
+        let params = self.sec.get(off + 12..off + 12 + 8 * vlen as usize).unwrap_or(&[]);
+        // No short cut: the lookups of one record then overlap.
+        params.chunks_exact(8).fold(true, |all, p| {
+            let name = E::u32(p, 0);
+            all & ((name == 0) | self.known_ident(name))
+        })
     }
 
     /// The raw kind of the record at `off` if it is a FUNC, FUNC_PROTO or PTR (two thirds
@@ -60,7 +76,11 @@ impl<E: Rd> QuickMeta<'_, E> {
             // btf_func_check_meta: an identifier, linkage 0 (static) or 1 (global).
             k::FUNC => vlen <= 1 && self.known_ident(name_off),
             // btf_func_proto_check_meta: anonymous.
-            k::FUNC_PROTO => name_off == 0 && (!self.classic || vlen <= info::CLASSIC_VLEN_MAX),
+            k::FUNC_PROTO => {
+                name_off == 0
+                    && (!self.classic || vlen <= info::CLASSIC_VLEN_MAX)
+                    && (!self.param_names || self.param_names_known(off, vlen))
+            }
             // btf_ref_type_check_meta: anonymous, no vlen, a type id in range.
             k::PTR => name_off == 0 && vlen == 0 && w8 <= MAX_TYPE_ID,
             _ => false,

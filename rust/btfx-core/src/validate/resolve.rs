@@ -45,7 +45,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 self.dfs(g, i, &mut stack, &mut r1_min);
             }
             let msg = if r1_min == id {
-                fail("Invalid type_id")
+                self.r1_message(&g.st, &g.res, id, s & ST_KIND, g.edges_of(i))
             } else if g.st[i] & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
@@ -168,7 +168,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// During the graph walk, a later own type has no resolve byte yet (0): a clean
     /// type's only later targets are types without edges, read from their records.
     #[inline(always)]
-    fn res_in(&self, res: &[u8], id: u32) -> u8 {
+    pub(super) fn res_in(&self, res: &[u8], id: u32) -> u8 {
         if self.own(id) {
             match res.get((id - self.start_id) as usize) {
                 Some(&r) if r != K_NONE => return r,
@@ -204,7 +204,18 @@ impl<'a, E: Rd> Validator<'a, E> {
         self.res_at(cur, if links > 0 { RES_VIA_MOD } else { 0 })
     }
 
-    /// R3-R7 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
+    /// R1's message for own type `id` (an edge past `last_id`): the kernel's own for the
+    /// kinds whose resolve checks meet such an id as a bad member, element, index,
+    /// parameter or entry (`btf_struct_resolve`, `btf_array_resolve`,
+    /// `btf_func_proto_check`, `btf_datasec_resolve`), else "Invalid type_id".
+    fn r1_message(&self, st: &[u8], res: &[u8], id: u32, kind: u8, es: &[u32]) -> Msg {
+        let own_words =
+            matches!(kind, k::STRUCT | k::UNION | k::ARRAY | k::FUNC_PROTO | k::DATASEC);
+        let msg = if own_words { self.check_resolved_in(st, res, id, kind, es) } else { None };
+        msg.or_else(|| fail("Invalid type_id"))
+    }
+
+    /// R3-R9 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
     /// passed), reading kinds from `st` and resolve bytes from `res`.
     #[inline]
     pub(super) fn check_resolved_in(
@@ -249,12 +260,19 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 None
             }
-            // R3: btf_var_resolve ("Invalid type").
+            // R3: btf_var_resolve ("Invalid type_id").
             k::VAR => {
                 if !sized(e0) {
-                    return fail("Invalid type");
+                    return fail("Invalid type_id");
                 }
                 None
+            }
+            // R9: btf_func_proto_check.
+            k::FUNC_PROTO => {
+                let (sec, o) = self.rec(id)?;
+                let nargs = info::vlen(E::u32(sec, o + 4)) as usize;
+                let params = sec.get(o + 12..o + 12 + 8 * nargs).unwrap_or(&[]);
+                self.proto_check(params, e0, |w| self.res_in(res, w), true)
             }
             // R6: btf_datasec_resolve.
             k::DATASEC => {

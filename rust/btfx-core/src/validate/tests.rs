@@ -732,27 +732,55 @@ fn resolve_r1_invalid_ids() {
             run(&btf, Level::Module, false).unwrap();
         }
     }
-    let btf = with(|b| {
-        b.t("", ARRAY, 0, false, 0).u(1).u(N + 1).u(1);
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
-    let btf = with(|b| {
-        b.t("s", STRUCT, 1, false, 4).m("a", N + 1, 0);
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
-    let btf = with(|b| {
-        b.t("", PROTO, 1, false, 1).u(0).u(N + 1);
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
-    let btf = with(|b| {
-        b.t("", PROTO, 0, false, N + 1);
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
-    assert_eq!(msg(&btf, Level::Strict), "Invalid type_id");
-    let btf = with(|b| {
-        b.t(".d", DATASEC, 1, false, 4).u(N + 1).u(0).u(4);
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
+    // The kinds whose resolve checks meet an id past last_id as a bad part of theirs
+    // word it as the kernel does (`r1_message`).
+    let worded = |f: &dyn Fn(&mut B), m: &str| {
+        let btf = with(|b| f(b));
+        assert_eq!(fails(&btf), Some(Some(N)), "{m}");
+        assert_eq!(msg(&btf, Level::Strict), m);
+    };
+    worded(
+        &|b| {
+            b.t("", ARRAY, 0, false, 0).u(1).u(N + 1).u(1);
+        },
+        "Invalid index",
+    );
+    worded(
+        &|b| {
+            b.t("", ARRAY, 0, false, 0).u(N + 1).u(1).u(1);
+        },
+        "Invalid elem",
+    );
+    worded(
+        &|b| {
+            b.t("s", STRUCT, 1, false, 4).m("a", N + 1, 0);
+        },
+        "member #0: Invalid member",
+    );
+    worded(
+        &|b| {
+            b.t("", PROTO, 1, false, 1).u(0).u(N + 1);
+        },
+        "Invalid arg#1",
+    );
+    worded(
+        &|b| {
+            b.t("", PROTO, 0, false, N + 1);
+        },
+        "Invalid return type",
+    );
+    worded(
+        &|b| {
+            b.t(".d", DATASEC, 1, false, 4).u(N + 1).u(0).u(4);
+        },
+        "secinfo #0: Not a VAR kind member",
+    );
+    worded(
+        &|b| {
+            b.t("x", TYPEDEF, 0, false, N + 5);
+        },
+        "Invalid type_id",
+    );
 }
 
 #[test]
@@ -842,7 +870,7 @@ fn resolve_r3_sized() {
         b.t("v", VAR, 0, false, N).u(0); // N+1
     });
     assert_eq!(fails(&btf), Some(Some(N + 1)));
-    assert_eq!(msg(&btf, Level::Strict), "Invalid type");
+    assert_eq!(msg(&btf, Level::Strict), "Invalid type_id"); // btf_var_resolve's words
     let btf = with(|b| {
         b.t("", ARRAY, 0, false, 0).u(13).u(1).u(1);
     });
@@ -1013,9 +1041,13 @@ fn resolve_r5_func() {
     assert_eq!(func(&[("a", 1), ("b", 2)], PROTO), None);
     assert_eq!(func(&[("a", 1), ("", 0)], PROTO), None); // varargs
     assert_eq!(func(&[("", 0)], PROTO), None); // f(...)
-    assert_eq!(func(&[("", 0), ("a", 1)], PROTO), Some(Some(N + 1)));
+                                               // R9 (`btf_func_proto_check`) fails at the FUNC_PROTO: void only as a last,
+                                               // unnamed parameter.
+    assert_eq!(func(&[("", 0), ("a", 1)], PROTO), Some(Some(N)));
+    assert_eq!(func(&[("a", 0)], PROTO), Some(Some(N)));
+    // R5 (`btf_func_check`) fails at the FUNC: a parameter with a type but no name.
     assert_eq!(func(&[("", 1)], PROTO), Some(Some(N + 1)));
-    assert_eq!(func(&[("a", 0)], PROTO), Some(Some(N + 1)));
+    assert_eq!(func(&[("a", 1), ("", 1), ("", 0)], PROTO), Some(Some(N + 1)));
     assert_eq!(func(&[], CONST), Some(Some(N + 1)));
     // FUNC -> void.
     assert_eq!(
@@ -1105,13 +1137,40 @@ fn many_funcs_of_one_bad_proto() {
     for _ in 1..params {
         b.u(p).u(1);
     }
-    b.u(p).u(0); // named, but no type: bad
+    b.u(0).u(1); // a type but no name: bad for a FUNC (R5), fine for the proto (R9)
     for _ in 0..funcs {
         b.t("f", FUNC, 0, false, 2); // 3..
     }
     let btf = b.btf();
     assert_eq!(fails(&btf), Some(Some(3)));
     assert_eq!(msg(&btf, Level::Strict), format!("Invalid arg#{params}"));
+}
+
+/// R9 (`btf_func_proto_check`), in its order: the return type, a named void last
+/// parameter, then each parameter's name and type.
+#[test]
+fn resolve_r9_func_proto() {
+    // [N] FWD "s", [N + 1] FUNC_PROTO returning `ret` with `params`.
+    let proto = |ret: u32, params: &[(&str, u32)]| {
+        let btf = with(|b| {
+            b.t("s", FWD, 0, false, 0);
+            b.t("", PROTO, params.len() as u32, false, ret);
+            for &(n, t) in params {
+                let o = if n.is_empty() { 0 } else { b.s(n) };
+                b.u(o).u(t);
+            }
+        });
+        (fails(&btf), run(&btf, Level::Strict, false).err().map(|e| e.to_string()))
+    };
+    let bad = |m: &str| (Some(Some(N + 1)), Some(m.to_string()));
+    assert_eq!(proto(0, &[("a", 1), ("", 0)]), (None, None));
+    assert_eq!(proto(1, &[("", 1)]), (None, None)); // R5 is the FUNC's business
+    assert_eq!(proto(N, &[]), bad("Invalid return type"));
+    assert_eq!(proto(1, &[("a", N)]), bad("Invalid arg#1"));
+    assert_eq!(proto(1, &[("a", 1), ("1a", 1)]), bad("Invalid arg#2"));
+    assert_eq!(proto(1, &[("a", 1), ("", 0), ("b", 1)]), bad("Invalid arg#2"));
+    assert_eq!(proto(1, &[("a b", 1), ("c", 0)]), bad("Invalid arg#2")); // last rule first
+    assert_eq!(proto(N, &[("a b", 1)]), bad("Invalid return type"));
 }
 
 #[test]

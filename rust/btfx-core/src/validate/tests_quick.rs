@@ -176,12 +176,18 @@ fn check<E: Rd>(btf: &Btf) {
                 .collect();
             assert_eq!(mods, every);
         }
-        let quick = v.quick_meta();
-        for &off in btf.type_offsets() {
-            if let Some(kind) = quick.passes(off as usize) {
-                let (r, _) = v.decode(off as usize).expect("parsed record");
-                assert_eq!(kind, r.kind);
-                assert_eq!(v.check_meta(&r), None, "record at {off}");
+        // With parameter names (strict), a FUNC_PROTO it accepts also passes R9's names.
+        for names in [false, true] {
+            let quick = v.quick_meta(names);
+            for &off in btf.type_offsets() {
+                if let Some(kind) = quick.passes(off as usize) {
+                    let (r, _) = v.decode(off as usize).expect("parsed record");
+                    assert_eq!(kind, r.kind);
+                    assert_eq!(v.check_meta(&r), None, "record at {off}");
+                    if names && kind == k::FUNC_PROTO {
+                        assert_eq!(v.proto_names(off as usize), None, "record at {off}");
+                    }
+                }
             }
         }
     }

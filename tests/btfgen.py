@@ -1229,6 +1229,8 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
                 "R9_ret_fwd",
                 "R9_param_fwd",
                 "R9_param_name",
+                "R10_ptr_var",
+                "R10_mod_datasec",
                 "R6_datasec_int",
                 "R7_tag_void",
                 "R7_tag_int",
@@ -1343,6 +1345,24 @@ def _resolve_mutation(draw, m: Model) -> Invalid:
             bad_name = draw(st.sampled_from(["1abc", "a-b", "a b"]))
             _append(m, fwd, T(FUNC_PROTO, None, 0, data=[(bad_name, target)]))
         fid = nid + 1
+    elif what == "R10_ptr_var":
+        # A PTR (or a modifier) naming a VAR, before or after it.
+        mod = draw(st.sampled_from([PTR, CONST, VOLATILE, TYPEDEF, TYPE_TAG]))
+        name = draw(idents) if mod in (TYPEDEF, TYPE_TAG) else None
+        var = T(VAR, draw(idents), target, data=[0])
+        if draw(st.booleans()):
+            _append(m, var, T(mod, name, nid))
+            fid = nid + 1
+        else:
+            _append(m, T(mod, name, nid + 1), var)
+    elif what == "R10_mod_datasec":
+        _append(
+            m,
+            T(VAR, draw(idents), target, data=[0]),
+            T(DATASEC, ".data", 8, data=[(nid, 0, 4)]),
+            T(draw(st.sampled_from([CONST, VOLATILE, RESTRICT])), None, nid + 1),
+        )
+        fid = nid + 2
     elif what == "R6_datasec_int":
         _append(m, T(DATASEC, ".data", 8, data=[(target, 0, 4)]))
     elif what == "R7_tag_void":

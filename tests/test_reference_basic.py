@@ -516,6 +516,21 @@ RESOLVE_FAILURES = [
     ("R9 param name", [lambda s: rec(FUNC_PROTO, 0, 1, s("1a"), 1, vlen=1)], 2),
     ("R9 return past last_id", [rec(FUNC_PROTO, 0, 9)], 2),
     ("R6 datasec int", [lambda s: rec(DATASEC, s(".d"), 4, 1, 0, 4, vlen=1)], 2),
+    ("R10 ptr to var", [lambda s: rec(VAR, s("v"), 1, 0), rec(PTR, 0, 2)], 3),
+    (
+        "R10 typedef of later var",
+        [lambda s: rec(TYPEDEF, s("t"), 3), lambda s: rec(VAR, s("v"), 1, 0)],
+        2,
+    ),
+    (
+        "R10 const of datasec",
+        [
+            lambda s: rec(VAR, s("v"), 1, 0),
+            lambda s: rec(DATASEC, s(".d"), 4, 2, 0, 4, vlen=1),
+            rec(CONST, 0, 3),
+        ],
+        4,
+    ),
     ("R7 tag on int", [lambda s: rec(DECL_TAG, s("t"), 1, 0xFFFFFFFF)], 2),
     (
         "R7 component",

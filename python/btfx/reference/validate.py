@@ -411,9 +411,13 @@ def _is_sized(btf: Btf, type_id: int) -> bool:
 
 
 def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
-    """R3-R7 for one type; returns the failure message or None."""
+    """R3-R10 for one type; returns the failure message or None."""
     kind = t.kind
-    if kind in (STRUCT, UNION):  # R3
+    if kind in MODIFIERS or kind == PTR:  # R10 (btf_modifier_resolve, btf_ptr_resolve)
+        target = btf.type_by_id(t.size_type) if 0 < t.size_type <= btf.last_id else None
+        if target is not None and target.kind in (VAR, DATASEC, DECL_TAG):
+            return "Invalid type_id"
+    elif kind in (STRUCT, UNION):  # R3
         for _, mtype, _ in t.elems():
             if not _is_sized(btf, mtype):
                 return "Invalid member"

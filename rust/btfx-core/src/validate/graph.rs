@@ -47,7 +47,7 @@ struct Shape {
     elem_at: u8,
     stride: u8,
     elem_need: u8,
-    /// The kind's checks are not per-edge tests (DATASEC, DECL_TAG).
+    /// The kind's checks are not per-edge tests (DATASEC, DECL_TAG, PTR).
     slow: bool,
 }
 
@@ -60,12 +60,14 @@ impl Shape {
 /// [`ADMITS`] bits: any resolve byte; a sized type (R3: `btf_type_id_size` succeeds,
 /// through modifiers); a regular INT, through modifiers (R4); the FUNC_PROTO itself with
 /// its parameters passing (R5, no modifiers); an ARRAY element (R3 and R8: sized, and
-/// not an INT unless a regular one).
+/// not an INT unless a regular one); a modifier's target (R10: not itself a VAR,
+/// DATASEC or DECL_TAG).
 const ANY: u8 = 1;
 pub(super) const SIZED: u8 = 2;
 pub(super) const REGULAR_INT: u8 = 4;
 pub(super) const PROTO_OK: u8 = 8;
 pub(super) const ARRAY_ELEM: u8 = 16;
+const MOD_TARGET: u8 = 32;
 
 /// What a resolve byte satisfies, by resolve byte.
 static ADMITS: [u8; 128] = {
@@ -82,6 +84,9 @@ static ADMITS: [u8; 128] = {
         }
         if is_sized(rb & RES_KIND) && (rb & RES_KIND != k::INT || v & REGULAR_INT != 0) {
             v |= ARRAY_ELEM;
+        }
+        if rb & RES_VIA_MOD != 0 || !is_source_only(rb & RES_KIND) {
+            v |= MOD_TARGET;
         }
         if rb == k::FUNC_PROTO | RES_FLAG {
             v |= PROTO_OK;
@@ -138,7 +143,10 @@ static SHAPES: [Shape; 20] = {
             k::ARRAY => sh.one_need = [ARRAY_ELEM, REGULAR_INT],
             k::VAR => sh.one_need[0] = SIZED,
             k::FUNC => sh.one_need[0] = PROTO_OK,
-            k::DATASEC | k::DECL_TAG => sh.slow = true,
+            k::DATASEC | k::DECL_TAG | k::PTR => sh.slow = true,
+            k::TYPEDEF | k::VOLATILE | k::CONST | k::RESTRICT | k::TYPE_TAG => {
+                sh.one_need[0] = MOD_TARGET
+            }
             _ => {}
         }
         t[kind] = sh;
@@ -272,6 +280,10 @@ impl<'a, E: Rd> Validator<'a, E> {
             } else if kind == k::PTR {
                 g.put(i, k::PTR | ST_CLEAN, k::PTR);
                 g.note_r1(start + i as u32, w8, last);
+                // R10: not a pointer to a VAR, DATASEC or DECL_TAG.
+                if is_source_only(self.kind_in(&g.st, w8)) && g.clean_fail.is_none() {
+                    self.check_clean(&mut g, i, k::PTR, &[]);
+                }
                 true
             } else if kind == k::STRUCT || kind == k::UNION {
                 self.walk_members(&mut g, i, off, inf)
@@ -342,7 +354,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             kind | self.res_flag(&r)
         };
         if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
-            // DATASEC and DECL_TAG run the checks here; any failure, for its message.
+            // DATASEC, DECL_TAG and PTR run the checks here; any failure, for its message.
             scratch.clear();
             push_edges::<E>(&r, scratch);
             self.check_clean(g, i, kind, scratch);
@@ -389,6 +401,8 @@ impl<'a, E: Rd> Validator<'a, E> {
         let (clean, rb) = self.look(&g.st, &g.res, i, target);
         if !clean {
             g.edges.push(target);
+        } else if !admits(rb, MOD_TARGET) && g.clean_fail.is_none() {
+            self.check_clean(g, i, kind, &[target]);
         }
         let rb = if clean || !self.own(target) { rb | RES_VIA_MOD } else { kind };
         g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);

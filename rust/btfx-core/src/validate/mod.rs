@@ -125,6 +125,12 @@ fn is_mod(kind: u8) -> bool {
     (MODS >> (kind & 31)) & 1 != 0
 }
 
+/// `btf_type_is_resolve_source_only`: kinds that no modifier or pointer may name (R10).
+#[inline(always)]
+const fn is_source_only(kind: u8) -> bool {
+    matches!(kind, k::VAR | k::DATASEC | k::DECL_TAG)
+}
+
 /// Sized kinds a member / element / variable may resolve to (docs/rules.md R3).
 #[inline(always)]
 const fn is_sized(kind: u8) -> bool {

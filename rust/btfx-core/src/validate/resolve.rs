@@ -215,7 +215,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         msg.or_else(|| fail("Invalid type_id"))
     }
 
-    /// R3-R9 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
+    /// R3-R10 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
     /// passed), reading kinds from `st` and resolve bytes from `res`.
     #[inline]
     pub(super) fn check_resolved_in(
@@ -263,6 +263,14 @@ impl<'a, E: Rd> Validator<'a, E> {
             // R3: btf_var_resolve ("Invalid type_id").
             k::VAR => {
                 if !sized(e0) {
+                    return fail("Invalid type_id");
+                }
+                None
+            }
+            // R10: btf_modifier_resolve / btf_ptr_resolve ("Invalid type_id").
+            k::PTR | k::TYPEDEF | k::VOLATILE | k::CONST | k::RESTRICT | k::TYPE_TAG => {
+                let target = if kind == k::PTR { self.word_of(id, 8) } else { e0 };
+                if is_source_only(self.kind_in(st, target)) {
                     return fail("Invalid type_id");
                 }
                 None

@@ -1173,6 +1173,41 @@ fn resolve_r9_func_proto() {
     assert_eq!(proto(N, &[("a b", 1)]), bad("Invalid return type"));
 }
 
+/// R10 (`btf_modifier_resolve`, `btf_ptr_resolve`): no modifier or PTR names a VAR,
+/// DATASEC or DECL_TAG, whether it comes before or after its target.
+#[test]
+fn resolve_r10_modifier_targets() {
+    for kind in [PTR, TYPEDEF, CONST, TYPE_TAG] {
+        let name = if matches!(kind, TYPEDEF | TYPE_TAG) { "m" } else { "" };
+        // [N] VAR v, [N + 1] the modifier on it; then the other way round.
+        let btf = with(|b| {
+            b.t("v", VAR, 0, false, 1).u(0);
+            b.t(name, kind, 0, false, N);
+        });
+        assert_eq!(fails(&btf), Some(Some(N + 1)), "kind {kind}");
+        assert_eq!(msg(&btf, Level::Strict), "Invalid type_id");
+        let btf = with(|b| {
+            b.t(name, kind, 0, false, N + 1);
+            b.t("v", VAR, 0, false, 1).u(0);
+        });
+        assert_eq!(fails(&btf), Some(Some(N)), "kind {kind}");
+        // Through another modifier, only the one that names the VAR fails.
+        let btf = with(|b| {
+            b.t("v", VAR, 0, false, 1).u(0); // N
+            b.t("", CONST, 0, false, N); // N + 1
+            b.t(name, kind, 0, false, N + 1); // N + 2
+        });
+        assert_eq!(fails(&btf), Some(Some(N + 1)), "kind {kind}");
+    }
+    // A TYPEDEF of a DECL_TAG.
+    let btf = with(|b| {
+        b.t("s", STRUCT, 1, false, 4).m("a", 1, 0); // N
+        b.t("t", DECL_TAG, 0, false, N).u(u32::MAX); // N + 1
+        b.t("m", TYPEDEF, 0, false, N + 1); // N + 2
+    });
+    assert_eq!(fails(&btf), Some(Some(N + 2)));
+}
+
 #[test]
 fn resolve_r6_r7() {
     let ds = |t: u32| {

@@ -5,8 +5,8 @@
 //! leads to void, to a base type, to a clean own type with a lower id, or to an own
 //! type that has no by-value edges at all (INT, PTR, ENUM, ENUM64, FWD, FLOAT). Nothing
 //! a clean type reaches can lie on a loop, and every resolve byte its checks read is
-//! final, so its R1-R7 checks (`btf_resolve` and `btf_func_check`) run at once and its
-//! edges are dropped. pahole mostly emits a type after what it contains, and most
+//! final, so its R1-R10 checks (`btf_resolve`, `btf_func_check`, `btf_func_proto_check`)
+//! run at once and its edges are dropped. pahole mostly emits a type after what it contains, and most
 //! forward references are to pointers: about 97 kernel types in 100 are clean. The
 //! others keep their edges for the depth-first search of phase 3
 //! ([`super::resolve`]), which sees clean types as finished.
@@ -37,7 +37,7 @@ pub(super) const ST_CLEAN: u8 = ST_GREY | ST_BLACK;
 pub(super) const RES_VIA_MOD: u8 = 0x40;
 
 /// Where one kind's by-value edges sit in its record, and what each must resolve to
-/// for the record to pass R3-R5 (an [`ADMITS`] bit).
+/// for the record to pass R3-R10 (an [`ADMITS`] bit).
 #[derive(Clone, Copy)]
 struct Shape {
     /// Byte offsets of up to two single edges (0: none).
@@ -168,7 +168,7 @@ pub(super) struct Graph {
     pub(super) first: Vec<u32>,
     /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
     pub(super) r1_ref: u32,
-    /// The lowest clean type failing R3-R7, and its message.
+    /// The lowest clean type failing R3-R10, and its message.
     pub(super) clean_fail: Failure,
     /// The indexes of the types that are not clean, in increasing order.
     pub(super) unclean: Vec<u32>,

@@ -6,9 +6,9 @@
 //! type that has no by-value edges at all (INT, PTR, ENUM, ENUM64, FWD, FLOAT). Nothing
 //! a clean type reaches can lie on a loop, and every resolve byte its checks read is
 //! final, so its R1-R10 checks (`btf_resolve`, `btf_func_check`, `btf_func_proto_check`)
-//! run at once and its edges are dropped. pahole mostly emits a type after what it contains, and most
-//! forward references are to pointers: about 97 kernel types in 100 are clean. The
-//! others keep their edges for the depth-first search of phase 3
+//! run at once and its edges are dropped. pahole mostly emits a type after what it
+//! contains, and most forward references are to pointers: about 97 kernel types in 100
+//! are clean. The others keep their edges for the depth-first search of phase 3
 //! ([`super::resolve`]), which sees clean types as finished.
 //!
 //! Where a kind's edges sit and what each must resolve to comes from one table
@@ -493,16 +493,11 @@ impl<'a, E: Rd> Validator<'a, E> {
         if ret != 0 && !admits(res(ret), SIZED) {
             return fail("Invalid return type");
         }
-        let mut n = params.len() / 8;
-        if let Some(last) = chunks::<8>(params).last() {
-            if E::at(last, 1) == 0 {
-                if E::at(last, 0) != 0 {
-                    return Some(format!("Invalid arg#{n}"));
-                }
-                n -= 1;
-            }
-        }
-        for (j, p) in chunks::<8>(params).take(n).enumerate() {
+        let params = match r9_params::<E>(params) {
+            Ok(params) => params,
+            Err(n) => return Some(format!("Invalid arg#{n}")),
+        };
+        for (j, p) in chunks::<8>(params).enumerate() {
             let (name, ty) = (E::at(p, 0), E::at(p, 1));
             if (names && name != 0 && !self.ident(name)) || !admits(res(ty), SIZED) {
                 return Some(format!("Invalid arg#{}", j + 1));
@@ -511,15 +506,12 @@ impl<'a, E: Rd> Validator<'a, E> {
         None
     }
 
-    /// R9's names on the FUNC_PROTO record at `off`: the 0-based index of the first
+    /// R9's names on the own FUNC_PROTO record at `off`: the 0-based index of the first
     /// parameter (before a trailing void one) whose name is neither 0 nor an identifier.
+    /// (A named trailing void one fails R9 on its types, which phase 3 checks first.)
     pub(super) fn proto_names(&self, off: usize) -> Option<usize> {
-        let head = self.sec.get(off..).and_then(|r| r.first_chunk::<12>())?;
-        let n = info::vlen(E::at(head, 1)) as usize;
-        let params = self.sec.get(off + 12..off + 12 + 8 * n)?;
-        let last_void = chunks::<8>(params).last().is_some_and(|p| E::at(p, 1) == 0);
-        let named = chunks::<8>(params).take(n - usize::from(last_void));
-        named.map(|p| E::at(p, 0)).position(|name| name != 0 && !self.ident(name))
+        let params = r9_params::<E>(proto_params::<E>(self.sec, off)).ok()?;
+        chunks::<8>(params).map(|p| E::at(p, 0)).position(|name| name != 0 && !self.ident(name))
     }
 
     /// Edge target `w` seen from own type index `i`: whether it is clean for `i` (see
@@ -600,6 +592,25 @@ fn push_edges<E: Rd>(r: &Rec, edges: &mut Vec<u32>) {
 pub(super) fn int_is_regular(data: u32) -> bool {
     let bits = data & 0xff;
     (data >> 16) & 0xff == 0 && bits.is_multiple_of(8) && matches!(bits / 8, 1 | 2 | 4 | 8 | 16)
+}
+
+/// The parameter array of the FUNC_PROTO record at offset `off` of type section `sec`
+/// (empty if it does not fit).
+pub(super) fn proto_params<E: Rd>(sec: &[u8], off: usize) -> &[u8] {
+    let info = sec.get(off + 4..).and_then(|b| b.first_chunk::<4>()).map_or(0, |w| E::at(w, 0));
+    let n = info::vlen(info) as usize;
+    sec.get(off + 12..off + 12 + 8 * n).unwrap_or(&[])
+}
+
+/// R9's parameters (`btf_func_proto_check`): all but a trailing void one (varargs), which
+/// must have no name (`Err(n)`: the last of `n` parameters is void and named).
+fn r9_params<E: Rd>(params: &[u8]) -> Result<&[u8], usize> {
+    let n = params.len() / 8;
+    match chunks::<8>(params).last() {
+        Some(last) if E::at(last, 1) == 0 && E::at(last, 0) != 0 => Err(n),
+        Some(last) if E::at(last, 1) == 0 => Ok(params.get(..8 * (n - 1)).unwrap_or(&[])),
+        _ => Ok(params),
+    }
 }
 
 /// R5 (`btf_func_check`) on a FUNC_PROTO's parameter array: the 0-based index of the

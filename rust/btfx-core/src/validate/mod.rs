@@ -4,7 +4,8 @@
 //! chains, `btf_check_type_tags`) and, at [`Level::Strict`] only, 3 (resolve,
 //! `btf_check_all_types`), reported in the kernel's order: 0, 1, 2 for module BTF
 //! (`btf_parse_module`), 0, 1, 3, 2 for user BTF (`btf_parse`). Within a phase the
-//! lowest failing own type id is reported. Base types of split BTF are trusted and never checked.
+//! lowest failing own type id is reported. Base types of split BTF are trusted and never
+//! checked.
 //!
 //! Phase 1 ([`meta`]) checks each record on its own, after a quick accept of the most
 //! common kinds ([`quick_meta`]); it also lists the modifiers whose chains phase 2

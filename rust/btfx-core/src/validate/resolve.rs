@@ -8,10 +8,9 @@
 //! types at once or the modifier is clean, otherwise when the DFS finishes the modifier.
 
 use super::base_chains::LONG_WALK;
-use super::graph::{
-    admits, int_is_regular, proto_args_bad, ARRAY_ELEM, PROTO_OK, REGULAR_INT, SIZED,
-};
+use super::graph::{admits, int_is_regular, proto_args_bad, proto_params};
 use super::graph::{edges_of, Graph, RES_VIA_MOD};
+use super::graph::{ARRAY_ELEM, PROTO_OK, REGULAR_INT, SIZED};
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
@@ -278,9 +277,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             // R9: btf_func_proto_check.
             k::FUNC_PROTO => {
                 let (sec, o) = self.rec(id)?;
-                let nargs = info::vlen(E::u32(sec, o + 4)) as usize;
-                let params = sec.get(o + 12..o + 12 + 8 * nargs).unwrap_or(&[]);
-                self.proto_check(params, e0, |w| self.res_in(res, w), true)
+                self.proto_check(proto_params::<E>(sec, o), e0, |w| self.res_in(res, w), true)
             }
             // R6: btf_datasec_resolve.
             k::DATASEC => {
@@ -334,8 +331,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         let Some((sec, o)) = self.rec(proto) else {
             return fail("Invalid type_id");
         };
-        let nargs = info::vlen(E::u32(sec, o + 4)) as usize;
-        let params = sec.get(o + 12..o + 12 + 8 * nargs).unwrap_or(&[]);
+        let params = proto_params::<E>(sec, o);
         proto_args_bad::<E>(params).map(|j| format!("Invalid arg#{}", j + 1))
     }
 

@@ -193,3 +193,39 @@ fn strict_reports_phase_3_before_phase_2() {
         }
     }
 }
+
+/// R9's parameter names are found by phase 1's thread and merged into phase 3's result:
+/// the lower of the two failures is reported, on one and two threads.
+#[test]
+fn parameter_names_merge_with_phase_3() {
+    let info = |kind: u32, vlen: u32| (kind << 24) | vlen;
+    let strs = b"\0int\0a b\0f\0";
+    let int = [1, info(1, 0), 4, 0x0100_0020];
+    let bad_names = |ret: u32| [0, info(13, 1), ret, 5, 1]; // FUNC_PROTO (int "a b")
+    let fwd_member = |fwd: u32| [0, info(4, 1), 4, 0, fwd, 0]; // STRUCT { fwd f; }
+    let fwd = [9, info(7, 0), 0];
+    // [1] int, [2] the proto, [3] the struct, [4] the FWD: names fail at 2, phase 3 at 3.
+    let names_first: Vec<u32> = [&int[..], &bad_names(1), &fwd_member(4), &fwd].concat();
+    // [1] int, [2] the struct, [3] the FWD, [4] the proto: phase 3 fails at 2 first.
+    let phase3_first: Vec<u32> = [&int[..], &fwd_member(3), &fwd, &bad_names(1)].concat();
+    // [1] int, [2] a proto returning the FWD [3]: both fail at 2, phase 3's words win.
+    let same: Vec<u32> = [&int[..], &bad_names(3), &fwd].concat();
+    let cases = [
+        (names_first, 2, "Invalid arg#1"),
+        (phase3_first, 2, "member #0: Invalid member"),
+        (same, 2, "Invalid return type"),
+    ];
+    for (mut types, id, msg) in cases {
+        for extra in [0, 2 * PARALLEL_MIN_TYPES] {
+            types.extend((0..extra).flat_map(|_| [0, info(2, 0), 1])); // PTRs to int
+            let btf = blob(&types, strs);
+            for threads in [1, 2] {
+                let opts = ValidateOptions::new(Level::Strict, false);
+                let e = validate_on(&btf, &opts, threads).expect_err("fails");
+                assert_eq!((e.type_id(), e.to_string()), (Some(id), msg.to_string()));
+                let opts = ValidateOptions::new(Level::Module, false);
+                assert_eq!(validate_on(&btf, &opts, threads), Ok(()), "module level");
+            }
+        }
+    }
+}

@@ -11,8 +11,8 @@ Strategies:
   write∘parse must reproduce it byte for byte.
 * :func:`valid_split` -> ``(base_bytes, split_bytes)``.
 * :func:`invalid_btf` -> :class:`Invalid` ``(bytes, exception_class, type_id or None)``;
-  ``.fails_module`` tells whether ``validate("module")`` fails too (phase 3 defects are
-  strict-only), ``.note`` names the defect.
+  ``.fails_module`` tells whether ``validate("module")`` fails too (phase 3 defects, made in
+  ``btfgen_resolve``, are strict-only), ``.note`` names the defect.
 """
 
 from __future__ import annotations
@@ -315,8 +315,10 @@ class _G:
         self.sizes: Dict[int, int] = {}  # ref -> byte size, for sized types
         self.refs_by_kind: Dict[int, List[int]] = {}
         # refs of INTs that are not regular (btf_type_int_is_regular) and of modifiers on
-        # them: no ARRAY may have one as its element (R8)
+        # them: no ARRAY may have one as its element (R8), no kflag struct as a member (R11)
         self.irregular: set = set()
+        # sized ref -> the record it reaches past modifiers (whose check_member applies, R11)
+        self.under: Dict[int, T] = {}
 
     # refs: >= 0 own index; VOID; a base id n (split graphs) is BASE_REF - n
     def reserve(self) -> int:
@@ -332,8 +334,13 @@ class _G:
         if size is not None:
             self.sizes[ref] = size
         self.refs_by_kind.setdefault(t.kind, []).append(ref)
-        if t.kind in (CONST, VOLATILE, RESTRICT, TYPEDEF, TYPE_TAG) and t.st in self.irregular:
-            self.irregular.add(ref)  # a modifier on an irregular INT (R8 sees through it)
+        if t.kind in MODIFIERS:
+            if t.st in self.irregular:
+                self.irregular.add(ref)  # a modifier on an irregular INT (R8 sees through it)
+            if t.st in self.under:
+                self.under[ref] = self.under[t.st]
+        elif t.kind in SIZED:
+            self.under[ref] = t
         return ref
 
     def sized(self) -> List[int]:
@@ -378,37 +385,64 @@ def _gen_scalars(draw, g: _G) -> int:
     return idx_int
 
 
+def _round_up(v: int, align: int) -> int:
+    return -(-v // align) * align
+
+
+def _place_member(draw, u: T, msize: int, pos: int, kflag: int) -> Tuple[int, int, int, int]:
+    """Where a member whose type reaches ``u`` (past modifiers) may start at or after bit
+    ``pos`` (-1: a union's, at 0) so that its ``check_member`` / ``check_kflag_member``
+    passes; returns ``(bitfield, bit offset, end for the next member, end the struct size
+    must cover)``."""
+    union = pos < 0
+    pos = max(pos, 0)
+    byte = _round_up(pos, 8)
+    if u.kind == INT:
+        word = u.data[0]
+        bits, ioff = word & 0xFF, (word >> 16) & 0xFF
+        if kflag and draw(st.booleans()):  # btf_int_check_kflag_member, a bitfield
+            bf = draw(st.integers(1, bits))
+            off = pos if bf + pos % 8 <= 128 else byte  # nr_copy_bits <= 128
+            return bf, off, off + bf, off + bf
+        if not kflag and draw(st.booleans()):  # btf_int_check_member: any bit offset
+            off = pos if union else pos + draw(st.integers(0, 7))
+            off = off if bits + (off + ioff) % 8 <= 128 else _round_up(off, 8)
+            return 0, off, off + ioff + bits, off + ioff + bits
+        return 0, byte, byte + 8 * msize, byte + 8 * msize
+    if u.kind in (ENUM, ENUM64) and kflag:
+        # btf_enum_check_kflag_member: a bitfield of up to 32 bits, else 32 bits whatever
+        # the enum's size
+        if draw(st.booleans()):
+            bf = draw(st.integers(1, 32))
+            return bf, pos, pos + bf, pos + bf
+        return 0, byte, byte + 8 * msize, byte + max(32, 8 * msize)
+    if u.kind == FLOAT:  # btf_float_check_member: aligned to min(8, size) bytes
+        off = _round_up(pos, 8 * min(8, msize))
+        return 0, off, off + 8 * msize, off + 8 * msize
+    return 0, byte, byte + 8 * msize, byte + 8 * msize  # byte aligned
+
+
 def _struct_members(draw, g: _G, candidates: List[int], kind: int, kflag: int):
-    """Members at increasing, byte-aligned offsets (kflag: plus int bitfields)."""
+    """Members at non-decreasing offsets that ``btf_struct_resolve`` accepts (kflag: no
+    irregular INT, plus int and enum bitfields; no kflag: ints at any bit offset)."""
+    if kflag:
+        candidates = [r for r in candidates if r not in g.irregular]
     members = []
     pos = 0  # bits
     max_end = 0
     for _ in range(draw(st.integers(0, 4))):
         ref = draw(st.sampled_from(candidates))
-        msize = g.sizes[ref]
         t = g.types[ref] if ref >= 0 else None
         name = (
             draw(st.one_of(st.none(), idents))
             if t is not None and t.kind in (STRUCT, UNION)
             else draw(idents)
         )
-        bitfield = 0
-        is_reg_int = (
-            t is not None
-            and t.kind == INT
-            and (t.data[0] & 0xFF) == 8 * msize
-            and not (t.data[0] >> 16) & 0xFF
+        bitfield, bitoff, end, need = _place_member(
+            draw, g.under[ref], g.sizes[ref], pos if kind == STRUCT else -1, kflag
         )
-        if kflag and is_reg_int and draw(st.booleans()):
-            bitfield = draw(st.integers(1, min(64, 8 * msize)))
-        if kind == UNION:
-            bitoff = 0
-        else:
-            bitoff = pos if bitfield else -(-pos // 8) * 8
-        word = (bitfield << 24) | bitoff if kflag else bitoff
-        members.append((name, ref, word))
-        end = bitoff + (bitfield if bitfield else 8 * msize)
-        max_end = max(max_end, end)
+        members.append((name, ref, (bitfield << 24) | bitoff))
+        max_end = max(max_end, need)
         if kind == STRUCT:
             pos = end
     size = -(-max_end // 8)
@@ -427,6 +461,7 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
             g.sizes[BASE_REF - bid] = size
         idx_int = BASE_REF - facts["index_int"]
         g.irregular.update(BASE_REF - bid for bid in facts["irregular"])
+        g.under.update((BASE_REF - bid, t) for bid, t in facts["under"].items())
         if draw(st.booleans()):
             idx_int = _gen_scalars(draw, g)
     else:
@@ -586,7 +621,10 @@ def _graph(draw, start_id: int = 1, base: Tuple[Model, Dict[str, Any]] | None = 
         out[pos_of[old]] = remap_ids(t, fid)
     sized = {fid(r): s for r, s in g.sizes.items() if r > BASE_REF}
     irregular = {fid(r) for r in g.irregular if r > BASE_REF}
-    facts = {"sized": sized, "index_int": fid(idx_int), "irregular": irregular}
+    # what a sized type reaches past modifiers (for its kind, size and INT encoding only:
+    # the ids in it are refs)
+    under = {fid(r): t for r, t in g.under.items() if r > BASE_REF}
+    facts = {"sized": sized, "index_int": fid(idx_int), "irregular": irregular, "under": under}
     return out, facts
 
 
@@ -739,7 +777,7 @@ def _ensure(draw, m: Model, kind: int) -> int:
     have = [i for i, t in enumerate(m.types) if t.kind == kind]
     if have and draw(st.booleans()):
         return draw(st.sampled_from(have))
-    i32 = _any_int(m)
+    i32 = _any_int(m)  # a regular INT of up to 16 bytes: room for 16 is left (R6, R11)
     nid = m.last_id + 1
     simple = {
         INT: T(INT, "long int", 8, data=[(INT_SIGNED << 24) | 64]),
@@ -748,11 +786,11 @@ def _ensure(draw, m: Model, kind: int) -> int:
         STRUCT: T(
             STRUCT,
             "s",
-            12,
+            48,
             kflag=draw(st.integers(0, 1)),
-            data=[("a", i32, 0), ("b", i32, 32), (None, i32, 64)],
+            data=[("a", i32, 0), ("b", i32, 128), (None, i32, 256)],
         ),
-        UNION: T(UNION, None, 4, data=[("a", i32, 0), ("b", i32, 0)]),
+        UNION: T(UNION, None, 16, data=[("a", i32, 0), ("b", i32, 0)]),
         ENUM: T(ENUM, "e", 4, kflag=1, data=[("A", -1), ("B", 2)]),
         ENUM64: T(ENUM64, None, 8, data=[("C", 2**40), ("D", 0)]),
         FWD: T(FWD, "f", 0, kflag=draw(st.integers(0, 1))),
@@ -774,13 +812,13 @@ def _ensure(draw, m: Model, kind: int) -> int:
             m,
             T(VAR, "v1", i32, data=[0]),
             T(VAR, "v2", i32, data=[1]),
-            T(DATASEC, ".bss", 16, data=[(nid, 0, 4), (nid + 1, 8, 4)]),
+            T(DATASEC, ".bss", 32, data=[(nid, 0, 16), (nid + 1, 16, 16)]),
         )
     else:
         assert kind == DECL_TAG
         _append(
             m,
-            T(STRUCT, "s", 4, data=[("a", i32, 0)]),
+            T(STRUCT, "s", 16, data=[("a", i32, 0)]),
             T(DECL_TAG, "tag", nid, data=[draw(st.integers(-1, 0))]),
         )
     return len(m.types) - 1
@@ -896,6 +934,8 @@ def _invalid(draw) -> Invalid:
         return _meta_mutation(draw, m)
     if group == "tags":
         return _tag_mutation(draw, m)
+    from btfgen_resolve import _resolve_mutation  # lazily: btfgen_resolve imports btfgen
+
     return _resolve_mutation(draw, m)
 
 
@@ -909,6 +949,8 @@ def _invalid_split(draw) -> Tuple[bytes, Invalid]:
     base, split = draw(valid_split_models())
     split = replace(split, strings=_copy_tab(split.strings))
     group = draw(st.sampled_from(["meta", "records", "meta", "tags", "resolve"]))
+    from btfgen_resolve import _resolve_mutation  # lazily: btfgen_resolve imports btfgen
+
     mutate = {
         "records": _record_mutation,
         "meta": _meta_mutation,
@@ -1190,190 +1232,3 @@ def _tag_mutation(draw, m: Model) -> Invalid:
     name = draw(idents) if mod in (TYPEDEF, TYPE_TAG) else None
     _append(m, T(mod, name, draw(st.integers(nid + 1, MAX_ID))))
     return _val(serialize(m), nid, what)
-
-
-def _resolve_mutation(draw, m: Model) -> Invalid:
-    """Phase 3 (strict only): appended, unreferenced types that fail to resolve."""
-    target = _any_int(m)
-    nid = m.last_id + 1
-    big = draw(st.integers(nid + 8, MAX_ID))  # > last_id after appending <= 8 types
-    what = draw(
-        st.sampled_from(
-            [
-                "R1_ptr",
-                "R1_member",
-                "R1_array",
-                "R1_proto",
-                "R1_var",
-                "R1_datasec",
-                "R1_func",
-                "R1_decl_tag",
-                "R2_struct_self",
-                "R2_struct_pair",
-                "R2_array_self",
-                "R2_via_typedef",
-                "R3_member_fwd",
-                "R3_member_void",
-                "R3_elem_proto",
-                "R3_var_func",
-                "R4_index_ptr",
-                "R4_index_bits",
-                "R4_index_enum",
-                "R4_index_offset",
-                "R8_array_of_int",
-                "R8_array_of_typedef_int",
-                "R5_not_proto",
-                "R5_unnamed",
-                "R5_void_param",
-                "R5_varargs_middle",
-                "R9_ret_fwd",
-                "R9_param_fwd",
-                "R9_param_name",
-                "R10_ptr_var",
-                "R10_mod_datasec",
-                "R6_datasec_int",
-                "R7_tag_void",
-                "R7_tag_int",
-                "R7_tag_idx",
-            ]
-        )
-    )
-    fid = None  # the failing id (default: first appended)
-    if what == "R1_ptr":
-        _append(m, T(PTR, None, big))
-    elif what == "R1_member":
-        _append(m, T(STRUCT, draw(idents), 8, data=[(draw(idents), big, 0)]))
-    elif what == "R1_array":
-        if draw(st.booleans()):
-            _append(m, T(ARRAY, None, 0, data=[(big, target, 1)]))
-        else:
-            _append(m, T(ARRAY, None, 0, data=[(target, big, 1)]))
-    elif what == "R1_proto":
-        if draw(st.booleans()):
-            _append(m, T(FUNC_PROTO, None, big))
-        else:
-            _append(m, T(FUNC_PROTO, None, 0, data=[(draw(idents), big)]))
-    elif what == "R1_var":
-        _append(m, T(VAR, draw(idents), big, data=[0]))
-    elif what == "R1_datasec":
-        _append(m, T(DATASEC, ".data", 8, data=[(big, 0, 4)]))
-    elif what == "R1_func":
-        _append(m, T(FUNC, draw(idents), big))
-    elif what == "R1_decl_tag":
-        _append(m, T(DECL_TAG, draw(idents), big, data=[-1]))
-    elif what == "R2_struct_self":
-        _append(m, T(STRUCT, draw(idents), 8, data=[(draw(idents), nid, 0)]))
-    elif what == "R2_struct_pair":
-        _append(
-            m,
-            T(STRUCT, draw(idents), 8, data=[(draw(idents), nid + 1, 0)]),
-            T(UNION, None, 8, data=[(draw(idents), nid, 0)]),
-        )
-    elif what == "R2_array_self":
-        _append(m, T(ARRAY, None, 0, data=[(nid, target, 2)]))
-    elif what == "R2_via_typedef":
-        _append(
-            m, T(TYPEDEF, draw(idents), nid + 1), T(STRUCT, None, 8, data=[(draw(idents), nid, 0)])
-        )
-    elif what == "R3_member_fwd":
-        _append(
-            m, T(FWD, draw(idents), 0), T(STRUCT, draw(idents), 8, data=[(draw(idents), nid, 0)])
-        )
-        fid = nid + 1
-    elif what == "R3_member_void":
-        _append(m, T(CONST, None, 0), T(UNION, draw(idents), 8, data=[(draw(idents), nid, 0)]))
-        fid = nid + 1
-    elif what == "R3_elem_proto":
-        _append(m, T(FUNC_PROTO, None, 0), T(ARRAY, None, 0, data=[(nid, target, 1)]))
-        fid = nid + 1
-    elif what == "R3_var_func":
-        _append(
-            m,
-            T(FUNC_PROTO, None, 0),
-            T(FUNC, draw(idents), nid),
-            T(VAR, draw(idents), nid + 1, data=[1]),
-        )
-        fid = nid + 2
-    elif what.startswith("R4"):
-        if what == "R4_index_ptr":
-            idx = T(PTR, None, 0)
-        elif what == "R4_index_bits":
-            # Not a whole number of bytes, or a number that is not 1, 2, 4, 8 or 16.
-            bits = draw(st.integers(1, 127).filter(lambda b: b not in (8, 16, 32, 64)))
-            idx = T(INT, "int", 16, data=[bits])
-        elif what == "R4_index_enum":
-            idx = T(ENUM, None, 4, data=[("A", 0)])
-        else:
-            idx = T(INT, "int", 4, data=[(8 << 16) | 8])
-        _append(m, idx, T(ARRAY, None, 0, data=[(target, nid, 3)]))
-        fid = nid + 1
-    elif what.startswith("R8"):
-        # An element INT that is not regular (a bit offset or a bit count that is not 8,
-        # 16, 32, 64 or 128), directly or through a TYPEDEF; the index is fine.
-        bits = draw(st.integers(1, 64).filter(lambda b: b not in (8, 16, 32, 64)))
-        off = draw(st.sampled_from([0, 1])) if bits < 64 else 0
-        elem = T(INT, "int", 8, data=[(off << 16) | bits])
-        if what == "R8_array_of_int":
-            _append(m, elem, T(ARRAY, None, 0, data=[(nid, target, 2)]))
-            fid = nid + 1
-        else:
-            _append(m, elem, T(TYPEDEF, "td", nid), T(ARRAY, None, 0, data=[(nid + 1, target, 2)]))
-            fid = nid + 2
-    elif what == "R5_not_proto":
-        _append(m, T(FUNC, draw(idents), target))
-    elif what in ("R5_unnamed", "R5_void_param", "R5_varargs_middle"):
-        good = (draw(idents), target)
-        bad = {
-            "R5_unnamed": (None, target),
-            "R5_void_param": (draw(idents), 0),
-            "R5_varargs_middle": (None, 0),
-        }[what]
-        params = [good, bad, good]
-        if what == "R5_void_param" and draw(st.booleans()):
-            params = [good, bad]  # a named void last param is not varargs
-        _append(m, T(FUNC_PROTO, None, target, data=params), T(FUNC, draw(idents), nid))
-        # A typed parameter with no name fails the FUNC (btf_func_check); a void one
-        # that is not an unnamed last one fails the FUNC_PROTO (btf_func_proto_check).
-        fid = nid + 1 if what == "R5_unnamed" else nid
-    elif what.startswith("R9"):
-        fwd = T(FWD, draw(idents), 0, kflag=draw(st.integers(0, 1)))
-        if what == "R9_ret_fwd":
-            _append(m, fwd, T(FUNC_PROTO, None, nid, data=[(draw(idents), target)]))
-        elif what == "R9_param_fwd":
-            _append(m, fwd, T(FUNC_PROTO, None, target, data=[(draw(idents), target), (None, nid)]))
-        else:  # a parameter name that is no identifier
-            bad_name = draw(st.sampled_from(["1abc", "a-b", "a b"]))
-            _append(m, fwd, T(FUNC_PROTO, None, 0, data=[(bad_name, target)]))
-        fid = nid + 1
-    elif what == "R10_ptr_var":
-        # A PTR (or a modifier) naming a VAR, before or after it.
-        mod = draw(st.sampled_from([PTR, CONST, VOLATILE, TYPEDEF, TYPE_TAG]))
-        name = draw(idents) if mod in (TYPEDEF, TYPE_TAG) else None
-        var = T(VAR, draw(idents), target, data=[0])
-        if draw(st.booleans()):
-            _append(m, var, T(mod, name, nid))
-            fid = nid + 1
-        else:
-            _append(m, T(mod, name, nid + 1), var)
-    elif what == "R10_mod_datasec":
-        _append(
-            m,
-            T(VAR, draw(idents), target, data=[0]),
-            T(DATASEC, ".data", 8, data=[(nid, 0, 4)]),
-            T(draw(st.sampled_from([CONST, VOLATILE, RESTRICT])), None, nid + 1),
-        )
-        fid = nid + 2
-    elif what == "R6_datasec_int":
-        _append(m, T(DATASEC, ".data", 8, data=[(target, 0, 4)]))
-    elif what == "R7_tag_void":
-        _append(m, T(DECL_TAG, draw(idents), 0, data=[-1]))
-    elif what == "R7_tag_int":
-        _append(m, T(DECL_TAG, draw(idents), target, data=[-1]))
-    else:  # component_idx out of range for its target
-        _append(
-            m,
-            T(STRUCT, draw(idents), 4, data=[(draw(idents), target, 0)]),
-            T(DECL_TAG, draw(idents), nid, data=[draw(st.integers(1, 5))]),
-        )
-        fid = nid + 1
-    return _val(serialize(m), nid if fid is None else fid, what, strict_only=True)

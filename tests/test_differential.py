@@ -236,7 +236,67 @@ BOUNDARIES = {
         ),
         {("strict", False): (V, 2), ("module", False): (V, 2)},
     ),
-    # R6: FUNC entries are allowed in a DATASEC
+    # R12: an ARRAY's size fits in u32 (4-byte int: 0x3fffffff elements do, 0x40000000 not)
+    "array_size_u32_max": (
+        lambda: btfgen.serialize(
+            btfgen.Model([_INT, btfgen.T(btfgen.ARRAY, None, 0, data=[(1, 1, 0x3FFFFFFF)])])
+        ),
+        {},
+    ),
+    "array_size_overflow": (
+        lambda: btfgen.serialize(
+            btfgen.Model([_INT, btfgen.T(btfgen.ARRAY, None, 0, data=[(1, 1, 0x40000000)])])
+        ),
+        {("strict", False): (V, 2), ("strict", True): (V, 2)},
+    ),
+    # R11: in a kflag struct an ENUM member without bitfield counts 32 bits, whatever its
+    # size (btf_enum_check_kflag_member): 4 bytes of struct hold it, 3 do not
+    **{
+        f"kflag_enum_in_{size}": (
+            lambda size=size: btfgen.serialize(
+                btfgen.Model(
+                    [
+                        btfgen.T(btfgen.ENUM, "e", 1, data=[("A", 0)]),
+                        btfgen.T(btfgen.STRUCT, "s", size, kflag=1, data=[("m", 1, 0)]),
+                    ]
+                )
+            ),
+            {} if size == 4 else {("strict", False): (V, 2), ("strict", True): (V, 2)},
+        )
+        for size in (3, 4)
+    },
+    # R13: the kernel follows only PTRs and modifiers from a PTR: a loop of those that holds
+    # a PTR is "Loop detected" (a STRUCT in the loop stops it)
+    "ptr_to_itself": (
+        lambda: btfgen.serialize(btfgen.Model([_INT, btfgen.T(btfgen.PTR, None, 2)])),
+        {("strict", False): (V, 2), ("strict", True): (V, 2)},
+    ),
+    **{
+        f"ptr_loop_of_{n}": (
+            lambda n=n: btfgen.serialize(
+                btfgen.Model(
+                    [_INT]
+                    + [btfgen.T(btfgen.PTR, None, 3 + j) for j in range(n - 1)]
+                    + [btfgen.T(btfgen.TYPEDEF, "t", 2)]
+                )
+            ),
+            {("strict", False): (V, 2), ("strict", True): (V, 2)},
+        )
+        for n in (2, 70)
+    },
+    "ptr_loop_through_struct": (
+        lambda: btfgen.serialize(
+            btfgen.Model(
+                [
+                    _INT,
+                    btfgen.T(btfgen.PTR, None, 3),
+                    btfgen.T(btfgen.STRUCT, "s", 8, data=[("p", 2, 0)]),
+                ]
+            )
+        ),
+        {},
+    ),
+    # R6: a DATASEC entry must be a VAR (btf_datasec_resolve: "Not a VAR kind member")
     "datasec_func": (
         lambda: btfgen.serialize(
             btfgen.Model(
@@ -248,7 +308,7 @@ BOUNDARIES = {
                 ]
             )
         ),
-        {},
+        {("strict", False): (V, 4), ("strict", True): (V, 4)},
     ),
     # R5: a FUNC's type must be the FUNC_PROTO itself, not a typedef of one (the typedef
     # alone is fine); both orders of the records

@@ -314,6 +314,33 @@ def test_shift_preserves_size_inverts_and_validates(blobs):
 
 
 # ---------------------------------------------------------------------------------- dedup
+_MODIFIERS = ("TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "TYPE_TAG")
+
+
+def _enum_decl_resized(m: btfx.Btf, r: Any, e: BtfError) -> bool:
+    """Whether strict validation of dedup's output failed only because libbpf's dedup
+    resolved an enum declaration (no values) to a full enum of another size
+    (``btf_compat_enum`` compares names only): a member of STRUCT/UNION ``e.type_id``
+    (itself, or as an array's element) then no longer fits (R11), as it did in the
+    module's own BTF."""
+    resized = set()
+    for i in range(1, m.last_id + 1):
+        t = m[i]
+        if t.kind in ("ENUM", "ENUM64") and t.vlen == 0:
+            image = r.btf[r.id_map[i]]
+            if image.size != t.size:
+                resized.add(image.id)
+    if "Member exceeds struct_size" not in e.message or e.type_id is None:
+        return False
+    for member in r.btf[e.type_id].members:
+        tid = member.type  # through modifiers and array elements
+        while tid not in resized and tid and r.btf[tid].kind in (*_MODIFIERS, "ARRAY"):
+            tid = r.btf[tid].type
+        if tid in resized:
+            return True
+    return False
+
+
 @settings(max_examples=80)
 @given(rebasegen.base_and_module_blobs())
 def test_dedup_validates_and_maps_consistently(blobs):
@@ -321,7 +348,10 @@ def test_dedup_validates_and_maps_consistently(blobs):
     base = btfx.Btf.from_bytes(base_bytes)
     m = btfx.Btf.from_bytes(module)
     r = btfx.rebase(m, btfx.BaseIndex(base), "dedup")
-    r.btf.validate("strict")
+    try:
+        r.btf.validate("strict")
+    except BtfError as e:
+        assert _enum_decl_resized(m, r, e), e
     r.btf.validate("module")
     assert r.btf.base is base
     k = base.last_id

@@ -533,6 +533,41 @@ RESOLVE_FAILURES = [
     ),
     ("R7 tag on int", [lambda s: rec(DECL_TAG, s("t"), 1, 0xFFFFFFFF)], 2),
     (
+        "R6 datasec func",
+        [
+            rec(FUNC_PROTO),
+            lambda s: rec(FUNC, s("f"), 2),
+            lambda s: rec(DATASEC, s(".d"), 4, 3, 0, 4, vlen=1),
+        ],
+        4,
+    ),
+    (
+        "R6 datasec size",
+        [lambda s: rec(VAR, s("v"), 1, 0), lambda s: rec(DATASEC, s(".d"), 4, 2, 0, 2, vlen=1)],
+        3,
+    ),
+    ("R11 ptr unaligned", [rec(PTR, 0, 1), lambda s: rec(STRUCT, 0, 16, s("p"), 2, 4, vlen=1)], 3),
+    ("R11 int exceeds", [lambda s: rec(STRUCT, 0, 4, s("a"), 1, 8, vlen=1)], 2),
+    ("R11 float align", [lambda s: rec(FLOAT, s("d"), 8), rec(STRUCT, 0, 16, 0, 2, 32, vlen=1)], 3),
+    (
+        "R11 kflag irregular int",
+        [lambda s: rec(INT, s("i5"), 1, 5), rec(STRUCT, 0, 4, 0, 2, 0, vlen=1, kflag=1)],
+        3,
+    ),
+    ("R11 kflag bitfield", [rec(STRUCT, 0, 8, 0, 1, 33 << 24, vlen=1, kflag=1)], 2),
+    (
+        "R11 kflag enum 32 bits",
+        [lambda s: rec(ENUM, s("e"), 1), rec(STRUCT, 0, 2, 0, 2, 0, vlen=1, kflag=1)],
+        3,
+    ),
+    (
+        "R11 kflag ptr bitfield",
+        [rec(PTR, 0, 1), rec(STRUCT, 0, 16, 0, 2, 1 << 24, vlen=1, kflag=1)],
+        3,
+    ),
+    ("R12 array size", [rec(ARRAY, 0, 0, 1, 1, 0x40000000)], 2),
+    ("R12 nested", [rec(ARRAY, 0, 0, 1, 1, 4), rec(ARRAY, 0, 0, 2, 1, 0x10000000)], 3),
+    (
         "R7 component",
         [rec(STRUCT, 0, 4, 0, 1, 0, vlen=1), lambda s: rec(DECL_TAG, s("t"), 2, 1)],
         3,
@@ -579,9 +614,52 @@ def test_resolve_allowed():
             lambda s: rec(FUNC, s("f"), 2, vlen=1),
             lambda s: rec(DECL_TAG, s("t"), 3, 0),
             lambda s: rec(VAR, s("v"), 1, 1),
-            lambda s: rec(DATASEC, s(".data"), 8, 5, 0, 4, 3, 4, 4, vlen=2),
+            lambda s: rec(DATASEC, s(".data"), 8, 5, 0, 4, 5, 4, 4, vlen=2),
         ]
     )
+    # R11: a kflag enum member counts 32 bits; a 2-byte FLOAT is 2-byte aligned
+    _ok([lambda s: rec(ENUM64, s("e"), 8, vlen=0), rec(STRUCT, 0, 4, 0, 2, 0, vlen=1, kflag=1)])
+    _ok([lambda s: rec(FLOAT, s("h"), 2), rec(STRUCT, 0, 4, 0, 2, 16, vlen=1)])
+    # R6: a DATASEC resolves a later VAR and resumes after its entry, unchecked
+    _ok([lambda s: rec(DATASEC, s(".d"), 4, 3, 0, 2, vlen=1), lambda s: rec(VAR, s("v"), 1, 0)])
+    # R12: just below u32
+    _ok([rec(ARRAY, 0, 0, 1, 1, 0x3FFFFFFF)])
+
+
+def test_pointer_loops():
+    # R13: PTRs and modifiers only, holding a PTR: both id orders, and a VAR into one
+    for recs, bad in (
+        ([rec(PTR, 0, 2)], 2),
+        ([rec(PTR, 0, 3), lambda s: rec(TYPEDEF, s("t"), 2)], 2),
+        ([lambda s: rec(TYPEDEF, s("t"), 3), rec(PTR, 0, 2)], 2),
+        ([lambda s: rec(VAR, s("v"), 3, 0), rec(PTR, 0, 4), lambda s: rec(TYPEDEF, s("t"), 3)], 2),
+    ):
+        e = _val_err(recs)
+        assert (e.type_id, e.message) == (bad, "Loop detected")
+        Btf.from_bytes(base_blob(recs)).validate("module")
+    # a STRUCT stops at the PTR: the loop's TYPEDEF fails, not the STRUCT
+    e = _val_err(
+        [rec(STRUCT, 0, 8, 0, 3, 0, vlen=1), lambda s: rec(TYPEDEF, s("t"), 4), rec(PTR, 0, 3)]
+    )
+    assert (e.type_id, e.message) == (3, "Loop detected")
+
+
+def test_func_proto_is_never_on_the_resolve_stack():
+    # btf_func_proto_check resolves its types on their own: a FUNC_PROTO returning (or
+    # taking) a TYPEDEF of itself fails R9, not R2, in both id orders
+    for recs, bad in (
+        ([lambda s: rec(TYPEDEF, s("t"), 3), rec(FUNC_PROTO, 0, 2)], 3),
+        ([rec(FUNC_PROTO, 0, 3), lambda s: rec(TYPEDEF, s("t"), 2)], 2),
+    ):
+        e = _val_err(recs)
+        assert (e.type_id, e.message) == (bad, "Invalid return type")
+    e = _val_err(
+        [lambda s: rec(FUNC_PROTO, 0, 1, s("a"), 3, vlen=1), lambda s: rec(TYPEDEF, s("t"), 2)]
+    )
+    assert (e.type_id, e.message) == (2, "Invalid arg#1")
+    # a FUNC_PROTO whose return type reaches a loop does not fail: that type does
+    e = _val_err([rec(FUNC_PROTO, 0, 3), lambda s: rec(TYPEDEF, s("t"), 4), rec(CONST, 0, 3)])
+    assert (e.type_id, e.message) == (3, "Loop detected")
 
 
 def test_split_validation_uses_base():
@@ -753,7 +831,7 @@ def _sample_blob():
     recs = [
         int_rec(s),
         rec(PTR, 0, 3),
-        rec(STRUCT, s("s"), 8, s("a"), 1, 0, 0, 2, 32, vlen=2),
+        rec(STRUCT, s("s"), 16, s("a"), 1, 0, 0, 2, 64, vlen=2),
         rec(ARRAY, 0, 0, 1, 1, 4),
         rec(ENUM, s("e"), 4, s("A"), 1, vlen=1),
         rec(FUNC_PROTO, 0, 1, s("x"), 2, 0, 0, vlen=2),

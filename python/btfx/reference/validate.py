@@ -40,6 +40,7 @@ from ._layout import (
     VOLATILE,
 )
 from .parse import TypeRecord
+from .validate_members import array_overflows, member_rule, regular_int, type_size
 
 if TYPE_CHECKING:
     from .btf import Btf
@@ -175,7 +176,7 @@ class _MetaChecker:
             if name_off >= self.str_end:
                 raise _Fail("Invalid member name_offset")
             if name_off and not is_ident(self.name(name_off)):
-                raise _Fail("Invalid member name")
+                raise _Fail("Invalid name")
             if not mtype or mtype > MAX_ID:
                 raise _Fail("Invalid member type_id")
             bit_off = moff & 0xFFFFFF if t.kflag else moff
@@ -324,13 +325,20 @@ def _phase2_type_tags(btf: Btf) -> None:
 
 # ---------------------------------------------------------------- phase 3 (resolve)
 def _own_edges(btf: Btf, t: TypeRecord) -> List[int]:
-    """By-value edges of ``t`` that land on own types (void, base and dangling ids drop)."""
+    """By-value edges of ``t`` that land on own types (void, base and dangling ids drop).
+    A FUNC_PROTO is never on the kernel's resolve stack (it needs no resolve): no edge
+    enters or leaves one."""
     lay = LAYOUTS[t.kind]
     assert lay is not None
-    if not lay.by_value:
+    if not lay.by_value or t.kind == FUNC_PROTO:
         return []
     lo, hi = btf.start_id, btf.last_id
-    return [x for x in t.id_fields() if lo <= x <= hi]
+    out = []
+    for x in t.id_fields():
+        target = btf.type_by_id(x) if lo <= x <= hi else None
+        if target is not None and target.kind != FUNC_PROTO:
+            out.append(x)
+    return out
 
 
 def _reaches_cycle(btf: Btf) -> Dict[int, bool]:
@@ -371,35 +379,57 @@ def _skip_modifiers(btf: Btf, type_id: int) -> TypeRecord | None:
     return cur
 
 
-def _regular_int(t: TypeRecord | None) -> bool:
-    """``btf_type_int_is_regular``: no bit offset, whole bytes, 1, 2, 4, 8 or (__int128)
-    16 of them."""
-    if t is None or t.kind != INT:
-        return False
-    data = t.fixed()[0]
-    bits, offset = data & 0xFF, (data >> 16) & 0xFF
-    return offset == 0 and bits % 8 == 0 and bits // 8 in (1, 2, 4, 8, 16)
-
-
 def _phase3_resolve(btf: Btf) -> None:
     in_loop = _reaches_cycle(btf)
+    in_ptr_loop = _reaches_ptr_loop(btf)
     last_id = btf.last_id
     for t in btf.types:
         if any(x > last_id for x in t.id_fields()):  # R1
-            raise _fail(t, _r1_message(btf, t))
-        if in_loop[t.id]:  # R2
+            raise _fail(t, _r1_message(btf, t, in_loop))
+        if in_loop[t.id] or t.id in in_ptr_loop:  # R2, R13
             raise _fail(t, "Loop detected")
-        msg = _resolve_rules(btf, t)
+        msg = _resolve_rules(btf, t, in_loop)
         if msg is not None:
             raise _fail(t, msg)
 
 
-def _r1_message(btf: Btf, t: TypeRecord) -> str:
+def _reaches_ptr_loop(btf: Btf) -> set:
+    """R13: the kernel resolves a PTR following only PTRs and modifiers.  The own PTRs
+    and modifiers whose chain of types ends in a loop holding a PTR fail, and so do the
+    VARs whose type is one of them and the DECL_TAGs (on such a TYPEDEF or VAR) and
+    DATASECs (with such a VAR) that name one (a STRUCT or ARRAY stops at a PTR)."""
+
+    def link(type_id: int) -> TypeRecord | None:
+        t = btf.type_by_id(type_id) if btf.start_id <= type_id <= btf.last_id else None
+        return t if t is not None and (t.kind == PTR or t.kind in MODIFIERS) else None
+
+    chains = set()
+    for t in btf.types:
+        path: List[TypeRecord] = []
+        cur = link(t.id)
+        while cur is not None and cur not in path:
+            path.append(cur)
+            cur = link(cur.size_type)
+        if cur is not None and any(p.kind == PTR for p in path[path.index(cur) :]):
+            chains.add(t.id)  # back on the path: a loop, with a PTR
+    variables = {t.id for t in btf.types if t.kind == VAR and t.size_type in chains}
+    out = chains | variables
+    for t in btf.types:
+        if t.kind == DECL_TAG:
+            target = btf.type_by_id(t.size_type) if 0 < t.size_type <= btf.last_id else None
+            if target is not None and target.kind in (TYPEDEF, VAR) and target.id in out:
+                out.add(t.id)
+        elif t.kind == DATASEC and any(v in variables for v, _, _ in t.elems()):
+            out.add(t.id)
+    return out
+
+
+def _r1_message(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str:
     """R1's message: for STRUCT, UNION, ARRAY, FUNC_PROTO and DATASEC the kernel's resolve
     checks meet an id past ``last_id`` as a bad member, element, index, parameter or
     entry and word it so; for the others it is "Invalid type_id"."""
     if t.kind in (STRUCT, UNION, ARRAY, FUNC_PROTO, DATASEC):
-        msg = _resolve_rules(btf, t)
+        msg = _resolve_rules(btf, t, in_loop)
         if msg is not None:
             return msg
     return "Invalid type_id"
@@ -410,26 +440,32 @@ def _is_sized(btf: Btf, type_id: int) -> bool:
     return target is not None and target.kind in SIZED_KINDS
 
 
-def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
-    """R3-R10 for one type; returns the failure message or None."""
+def _resolve_rules(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str | None:
+    """R3-R12 for one type; returns the failure message or None."""
     kind = t.kind
     if kind in MODIFIERS or kind == PTR:  # R10 (btf_modifier_resolve, btf_ptr_resolve)
         target = btf.type_by_id(t.size_type) if 0 < t.size_type <= btf.last_id else None
         if target is not None and target.kind in (VAR, DATASEC, DECL_TAG):
             return "Invalid type_id"
-    elif kind in (STRUCT, UNION):  # R3
-        for _, mtype, _ in t.elems():
-            if not _is_sized(btf, mtype):
+    elif kind in (STRUCT, UNION):  # member by member: R3, then R11
+        for member in t.elems():
+            m = _skip_modifiers(btf, member[1])
+            if m is None or m.kind not in SIZED_KINDS:
                 return "Invalid member"
+            msg = member_rule(btf, t, member, m)
+            if msg is not None:
+                return msg
     elif kind == ARRAY:  # btf_array_resolve checks the index first
         elem, index, _ = t.fixed()
-        if not _regular_int(_skip_modifiers(btf, index)):  # R4
+        if not regular_int(_skip_modifiers(btf, index)):  # R4
             return "Invalid index"
         if not _is_sized(btf, elem):  # R3
             return "Invalid elem"
         target = _skip_modifiers(btf, elem)
-        if target is not None and target.kind == INT and not _regular_int(target):  # R8
+        if target is not None and target.kind == INT and not regular_int(target):  # R8
             return "Invalid array of int"
+        if array_overflows(btf, t):  # R12
+            return "Array size overflows U32_MAX"
     elif kind == VAR:
         if not _is_sized(btf, t.size_type):  # R3 (btf_var_resolve's words)
             return "Invalid type_id"
@@ -441,22 +477,38 @@ def _resolve_rules(btf: Btf, t: TypeRecord) -> str | None:
             if not name_off and ptype:
                 return f"Invalid arg#{n}"
     elif kind == FUNC_PROTO:  # R9 (btf_func_proto_check)
-        return _func_proto_rule(btf, t)
+        return _func_proto_rule(btf, t, in_loop)
     elif kind == DATASEC:  # R6
-        for vtype, _, _ in t.elems():
-            target = btf.type_by_id(vtype)
-            if target is None or target.kind not in (VAR, FUNC):
-                return "Not a VAR kind member"
+        return _datasec_rule(btf, t)
     elif kind == DECL_TAG:  # R7
         return _decl_tag_rule(btf, t)
     return None
 
 
-def _func_proto_rule(btf: Btf, t: TypeRecord) -> str | None:
+def _func_proto_rule(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str | None:
     """R9: the return type is void or sized; a last parameter of type void (varargs) has
-    no name; every other parameter has a sized type and no name or an identifier."""
-    if t.size_type and not _is_sized(btf, t.size_type):
-        return "Invalid return type"
+    no name; every other parameter has a sized type and no name or an identifier.  The
+    kernel resolves each type as it comes: at one that reaches a loop it stops (that
+    type fails on its own)."""
+
+    def stops(type_id: int) -> bool:
+        target = btf.type_by_id(type_id) if btf.start_id <= type_id <= btf.last_id else None
+        return (
+            in_loop.get(type_id, False)
+            and target is not None
+            and target.kind
+            not in (
+                VAR,
+                DATASEC,
+                DECL_TAG,
+            )
+        )
+
+    if t.size_type:
+        if stops(t.size_type):
+            return None
+        if not _is_sized(btf, t.size_type):
+            return "Invalid return type"
     params = t.elems()
     if params and params[-1][1] == 0:
         if params[-1][0]:
@@ -465,8 +517,30 @@ def _func_proto_rule(btf: Btf, t: TypeRecord) -> str | None:
     for n, (name_off, ptype) in enumerate(params, 1):
         if name_off and not is_ident(btf.str_bytes(name_off)):
             return f"Invalid arg#{n}"
+        if stops(ptype):
+            return None
         if not _is_sized(btf, ptype):
             return f"Invalid arg#{n}"
+    return None
+
+
+def _datasec_rule(btf: Btf, t: TypeRecord) -> str | None:
+    """R6: each entry a VAR of a sized type (an own VAR whose type is not fails on its
+    own, and the check stops there).  The kernel resolves a VAR it meets unresolved (an
+    own VAR with a higher id than the DATASEC, the first time) and resumes after its
+    entry without checking its size; the others' type is no larger than the entry."""
+    resolved_here = set()
+    for vtype, _, vsize in t.elems():
+        var = btf.type_by_id(vtype) if 0 < vtype <= btf.last_id else None
+        if var is None or var.kind != VAR:
+            return "Not a VAR kind member"
+        if not _is_sized(btf, var.size_type):
+            return None if vtype >= btf.start_id else "Invalid type"
+        if vtype > t.id and vtype not in resolved_here:
+            resolved_here.add(vtype)
+            continue
+        if vsize < type_size(btf, var.size_type):
+            return "Invalid size"
     return None
 
 

@@ -2,11 +2,12 @@
 //! type, with phase 3 done on the spot for every type that allows it.
 //!
 //! Types are visited in id order. A type is *clean* when each of its by-value edges
-//! leads to void, to a base type, to a clean own type with a lower id, or to an own
-//! type that has no by-value edges at all (INT, PTR, ENUM, ENUM64, FWD, FLOAT). Nothing
-//! a clean type reaches can lie on a loop, and every resolve byte its checks read is
-//! final, so its R1-R10 checks (`btf_resolve`, `btf_func_check`, `btf_func_proto_check`)
-//! run at once and its edges are dropped. pahole mostly emits a type after what it
+//! leads to void, to a base type, to a clean own type with a lower id, to an own type
+//! that has no by-value edges at all (INT, PTR, ENUM, ENUM64, FWD, FLOAT), or to a
+//! FUNC_PROTO (never followed, R2). Nothing a clean type reaches can lie on a loop, and
+//! every resolve byte and size ([`super::members`]) its checks read is final, so its
+//! R1-R12 checks (`btf_resolve`, `btf_func_check`, `btf_func_proto_check`, the member
+//! checks of `btf_struct_resolve`) run at once and its edges are dropped. pahole mostly emits a type after what it
 //! contains, and most forward references are to pointers: about 97 kernel types in 100
 //! are clean. The others keep their edges for the depth-first search of phase 3
 //! ([`super::resolve`]), which sees clean types as finished.
@@ -21,6 +22,7 @@
 //! The walk needs nothing from phase 1 and runs on its own thread beside it; on input
 //! that phase 1 rejects its results are dropped, so it only has to stay in bounds.
 
+use super::members::{array_size, member_fail, Ext};
 use super::meta::{chunks, Failure, Rec};
 use super::*;
 
@@ -36,8 +38,12 @@ pub(super) const ST_CLEAN: u8 = ST_GREY | ST_BLACK;
 /// In a resolve byte: the type is a modifier (the rest describes its chain's end).
 pub(super) const RES_VIA_MOD: u8 = 0x40;
 
+/// Not a resolve byte: [`Validator::proto_check`] stops at a type that reaches a loop
+/// (it fails on its own, R2).
+pub(super) const RES_STOP: u8 = 0x80;
+
 /// Where one kind's by-value edges sit in its record, and what each must resolve to
-/// for the record to pass R3-R10 (an [`ADMITS`] bit).
+/// for the record to pass R3-R10 (an [`ADMITS`] bit; R11 and R12 need sizes too).
 #[derive(Clone, Copy)]
 struct Shape {
     /// Byte offsets of up to two single edges (0: none).
@@ -162,36 +168,47 @@ pub(super) struct Graph {
     pub(super) st: Vec<u8>,
     /// Per own type, the kind it resolves to plus `RES_*` flags ([`super::resolve`]).
     pub(super) res: Vec<u8>,
+    /// Per own type, its size ([`super::members`]): set by the walk, or for a modifier
+    /// or ARRAY that is not clean, when phase 3 finishes it.
+    pub(super) ext: Vec<Ext>,
     /// By-value edges of the own types that are not clean, in id order.
     pub(super) edges: Vec<u32>,
     /// Own type `i`'s edges are `edges[first[i]..first[i + 1]]`.
     pub(super) first: Vec<u32>,
     /// Lowest own PTR / FWD whose type id is past `last_id` (R1 outside the edges).
     pub(super) r1_ref: u32,
-    /// The lowest clean type failing R3-R10, and its message.
+    /// The lowest clean type failing R3-R12, and its message.
     pub(super) clean_fail: Failure,
     /// The indexes of the types that are not clean, in increasing order.
     pub(super) unclean: Vec<u32>,
+    /// The indexes of the PTRs and modifiers whose type is itself or a later own PTR or
+    /// modifier, in increasing order: where a loop of PTRs and modifiers (R13) would
+    /// have to go up.
+    pub(super) chains_up: Vec<u32>,
 }
 
 /// The finished own types below index `i`, as an edge from `i` sees them.
 struct Seen<'g> {
     st: &'g [u8],
     res: &'g [u8],
+    ext: &'g [Ext],
     start_id: u32,
-    /// `i`, and at most the length of both slices.
+    /// `i`, and at most the length of the slices.
     lim: usize,
 }
 
 impl<'g> Seen<'g> {
     #[inline(always)]
-    fn new(st: &'g [u8], res: &'g [u8], start_id: u32, i: usize) -> Self {
-        let lim = i.min(st.len()).min(res.len());
-        Seen { st, res, start_id, lim }
+    fn new(g: &'g Graph, start_id: u32, i: usize) -> Self {
+        let (st, res, ext) = (&g.st[..], &g.res[..], &g.ext[..]);
+        let lim = i.min(st.len()).min(res.len()).min(ext.len());
+        Seen { st, res, ext, start_id, lim }
     }
 
     /// Edge target `w`: whether it is clean for `i` (see the module doc), and its
-    /// resolve byte when it is.
+    /// resolve byte when it is. An edge into a FUNC_PROTO is never followed (R2: the
+    /// kernel never resolves one through its stack), so every FUNC_PROTO shows as clean
+    /// (see [`Graph::show_clean`]).
     #[inline(always)]
     fn look<E: Rd>(&self, v: &Validator<'_, E>, w: u32) -> (bool, u8) {
         let rel = w.wrapping_sub(self.start_id) as usize;
@@ -205,6 +222,16 @@ impl<'g> Seen<'g> {
         }
         v.look_far(w)
     }
+
+    /// Type `w`'s [`Ext`], as [`Validator::ext_in`] gives it.
+    #[inline(always)]
+    fn ext<E: Rd>(&self, v: &Validator<'_, E>, w: u32) -> Ext {
+        let rel = w.wrapping_sub(self.start_id) as usize;
+        match self.ext.get(rel) {
+            Some(&x) if rel < self.lim => x,
+            _ => v.ext_far(w),
+        }
+    }
 }
 
 impl Graph {
@@ -214,15 +241,28 @@ impl Graph {
         edges_of(&self.first, &self.edges, i)
     }
 
-    /// Records own type index `i`'s state and resolve bytes.
+    /// Records own type index `i`'s state and resolve bytes, and its [`Ext`] (visited
+    /// in index order, so pushed).
     #[inline(always)]
-    fn put(&mut self, i: usize, st: u8, res: u8) {
-        if let (Some(s), Some(r)) = (self.st.get_mut(i), self.res.get_mut(i)) {
+    fn put(&mut self, i: usize, st: u8, res: u8, ext: Ext) {
+        if let (Some(s), Some(r), Some(x)) =
+            (self.st.get_mut(i), self.res.get_mut(i), self.ext.get_mut(i))
+        {
             *s = st;
             *r = res;
+            *x = ext;
         }
         if st & ST_CLEAN != ST_CLEAN {
             self.unclean.push(i as u32);
+        }
+    }
+
+    /// Shows own FUNC_PROTO index `i`, which is not clean, as clean to the types after it
+    /// (nothing follows an edge into a FUNC_PROTO); phase 3 undoes it before its search.
+    #[inline(always)]
+    fn show_clean(&mut self, i: usize) {
+        if let Some(s) = self.st.get_mut(i) {
+            *s |= ST_CLEAN;
         }
     }
 
@@ -251,12 +291,14 @@ impl<'a, E: Rd> Validator<'a, E> {
         let mut g = Graph {
             st: vec![0u8; n],
             res: vec![0u8; n],
+            ext: super::members::ext_table(n),
             // Only unclean types keep edges: few in kernel BTF.
             edges: Vec::with_capacity(n / 4 + 64),
             first: Vec::with_capacity(n + 1),
             r1_ref: u32::MAX,
             clean_fail: None,
             unclean: Vec::new(),
+            chains_up: Vec::new(),
         };
         let sec = self.sec;
         let mut scratch = Vec::new();
@@ -278,19 +320,22 @@ impl<'a, E: Rd> Validator<'a, E> {
             } else if kind == k::FUNC_PROTO {
                 self.walk_proto(&mut g, i, off, inf, w8)
             } else if kind == k::PTR {
-                g.put(i, k::PTR | ST_CLEAN, k::PTR);
+                g.put(i, k::PTR | ST_CLEAN, k::PTR, 8);
                 g.note_r1(start + i as u32, w8, last);
                 // R10: not a pointer to a VAR, DATASEC or DECL_TAG.
-                if is_source_only(self.kind_in(&g.st, w8)) && g.clean_fail.is_none() {
+                let tk = self.kind_in(&g.st, w8);
+                if is_source_only(tk) && g.clean_fail.is_none() {
                     self.check_clean(&mut g, i, k::PTR, &[]);
                 }
+                self.note_chain_up(&mut g, i, w8, tk);
                 true
             } else if kind == k::STRUCT || kind == k::UNION {
-                self.walk_members(&mut g, i, off, inf)
+                self.walk_members(&mut g, i, off, inf, w8)
             } else if is_mod(kind) {
                 self.walk_mod(&mut g, i, kind, w8)
             } else if matches!(kind, k::ENUM | k::ENUM64 | k::FLOAT) {
-                g.put(i, kind | ST_CLEAN, kind); // no by-value edges, no resolve flag
+                // No by-value edges, no resolve flag; the size word.
+                g.put(i, kind | ST_CLEAN, kind, u64::from(w8));
                 true
             } else {
                 false
@@ -322,26 +367,33 @@ impl<'a, E: Rd> Validator<'a, E> {
         let mut rb0 = K_NONE;
         for (j, (&at, &need)) in sh.one.iter().zip(&sh.one_need).enumerate() {
             let w = if at != 0 { word(off + at as usize) } else { 0 };
-            let (c, rb) = self.look(&g.st, &g.res, i, w);
+            let (c, rb) = self.look(g, i, w);
             clean &= c;
             ok &= admits(rb, need);
             if j == 0 {
                 rb0 = rb;
             }
         }
-        // The per-element edges.
+        // The per-element edges (for a STRUCT or UNION, with R11 on each member).
         if sh.stride != 0 {
             let mut at = off + sh.elem_at as usize;
+            let seen = Seen::new(g, self.start_id, i);
+            let kflag = r.kflag;
             for _ in 0..r.vlen {
-                let (c, rb) = self.look(&g.st, &g.res, i, word(at));
+                let w = word(at);
+                let (c, rb) = seen.look(self, w);
                 clean &= c;
                 ok &= admits(rb, sh.elem_need);
+                if kind == k::STRUCT || kind == k::UNION {
+                    let x = seen.ext(self, w);
+                    ok &= member_fail(kflag, r.w8, word(at + 4), rb, x).is_none();
+                }
                 at += sh.stride as usize;
             }
         }
         if kind == k::FUNC_PROTO {
             // R9's types (as `walk_proto`; the per-edge needs above are ANY).
-            let res = |w: u32| self.look(&g.st, &g.res, i, w).1;
+            let res = |w: u32| self.look(g, i, w).1;
             ok = self.proto_check(r.body, r.w8, res, false).is_none();
         }
         let rb = if is_mod(kind) {
@@ -353,6 +405,24 @@ impl<'a, E: Rd> Validator<'a, E> {
         } else {
             kind | self.res_flag(&r)
         };
+        // The size: a modifier's and an ARRAY's once what they reach is finished (else
+        // when the DFS finishes them).
+        let ext = match kind {
+            _ if is_mod(kind) => {
+                if clean || !self.own(r.w8) {
+                    Seen::new(g, self.start_id, i).ext(self, r.w8)
+                } else {
+                    0
+                }
+            }
+            k::ARRAY if clean => {
+                let (elem, nelems) = (E::u32(r.body, 0), E::u32(r.body, 8));
+                let size = array_size(Seen::new(g, self.start_id, i).ext(self, elem), nelems);
+                ok &= size.is_some(); // R12
+                u64::from(size.unwrap_or(0))
+            }
+            _ => self.ext_record(&r),
+        };
         if clean && (sh.slow || !ok) && g.clean_fail.is_none() {
             // DATASEC, DECL_TAG and PTR run the checks here; any failure, for its message.
             scratch.clear();
@@ -362,7 +432,13 @@ impl<'a, E: Rd> Validator<'a, E> {
         if !clean {
             push_edges::<E>(&r, &mut g.edges);
         }
-        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb, ext);
+        if kind == k::FUNC_PROTO && !clean {
+            g.show_clean(i);
+        }
+        if kind == k::PTR || is_mod(kind) {
+            self.note_chain_up(g, i, r.w8, self.kind_of(r.w8));
+        }
         if matches!(kind, k::PTR | k::FWD) {
             g.note_r1(id, r.w8, self.last_id);
         }
@@ -375,7 +451,9 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// repeating it for every FUNC of one bad prototype would cost FUNCs × parameters.
     #[cold]
     fn check_clean(&self, g: &mut Graph, i: usize, kind: u8, es: &[u32]) {
-        let msg = self.check_resolved_in(&g.st, &g.res, self.start_id + i as u32, kind, es);
+        // Sizes of the finished types only: the later ones come from their records.
+        let ext = g.ext.get(..i).unwrap_or(&[]);
+        let msg = self.check_resolved_in(&g.st, &g.res, ext, self.start_id + i as u32, kind, es);
         g.clean_fail = msg.map(|m| (i as u32, m));
     }
 
@@ -383,13 +461,13 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// R5.
     #[inline(always)]
     fn walk_func(&self, g: &mut Graph, i: usize, proto: u32) -> bool {
-        let (clean, rb) = self.look(&g.st, &g.res, i, proto);
+        let (clean, rb) = self.look(g, i, proto);
         if !clean {
             g.edges.push(proto);
         } else if !admits(rb, PROTO_OK) && g.clean_fail.is_none() {
             self.check_clean(g, i, k::FUNC, &[proto]);
         }
-        g.put(i, k::FUNC | if clean { ST_CLEAN } else { 0 }, k::FUNC);
+        g.put(i, k::FUNC | if clean { ST_CLEAN } else { 0 }, k::FUNC, 0);
         true
     }
 
@@ -398,32 +476,47 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// own type, else filled by phase 3.
     #[inline(always)]
     fn walk_mod(&self, g: &mut Graph, i: usize, kind: u8, target: u32) -> bool {
-        let (clean, rb) = self.look(&g.st, &g.res, i, target);
+        let (clean, rb) = self.look(g, i, target);
+        if target >= self.start_id + i as u32 && self.own(target) {
+            // Itself or a later type: its kind, from its resolve byte if it has no edges.
+            let tk = if clean { rb & RES_KIND } else { self.kind_of(target) };
+            self.note_chain_up(g, i, target, tk);
+        }
         if !clean {
             g.edges.push(target);
         } else if !admits(rb, MOD_TARGET) && g.clean_fail.is_none() {
             self.check_clean(g, i, kind, &[target]);
         }
-        let rb = if clean || !self.own(target) { rb | RES_VIA_MOD } else { kind };
-        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb);
+        let (rb, ext) = if clean || !self.own(target) {
+            (rb | RES_VIA_MOD, Seen::new(g, self.start_id, i).ext(self, target))
+        } else {
+            (kind, 0) // filled when the DFS finishes the modifier
+        };
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, rb, ext);
         true
     }
 
     /// A STRUCT or UNION (as [`Self::walk_any`]): an edge to every member's type,
-    /// which must be sized (R3). False (the generic walk then decides) if the record
-    /// is cut.
+    /// which must be sized (R3) and pass the member's check (R11). False (the generic
+    /// walk then decides) if the record is cut.
     #[inline(always)]
-    fn walk_members(&self, g: &mut Graph, i: usize, off: usize, inf: u32) -> bool {
+    fn walk_members(&self, g: &mut Graph, i: usize, off: usize, inf: u32, size: u32) -> bool {
         let n = info::vlen(inf) as usize;
         let Some(members) = self.sec.get(off + 12..off + 12 + 12 * n) else {
             return false;
         };
         let (mut clean, mut ok) = (true, true);
-        let seen = Seen::new(&g.st, &g.res, self.start_id, i);
+        let seen = Seen::new(g, self.start_id, i);
+        let kflag = info::kflag(inf);
         for m in chunks::<12>(members) {
-            let (c, rb) = seen.look(self, E::at(m, 1));
+            let t = E::at(m, 1);
+            let (c, rb) = seen.look(self, t);
             clean &= c;
             ok &= admits(rb, SIZED);
+            // R11 (a struct that is not clean is checked by phase 3).
+            if c {
+                ok &= member_fail(kflag, size, E::at(m, 2), rb, seen.ext(self, t)).is_none();
+            }
         }
         let kind = info::kind(inf) as u8;
         if !clean {
@@ -432,7 +525,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             let es: Vec<u32> = chunks::<12>(members).map(|m| E::at(m, 1)).collect();
             self.check_clean(g, i, kind, &es);
         }
-        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, kind);
+        g.put(i, kind | if clean { ST_CLEAN } else { 0 }, kind, u64::from(size));
         true
     }
 
@@ -447,7 +540,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         let Some(params) = self.sec.get(off + 12..off + 12 + 8 * n) else {
             return false;
         };
-        let seen = Seen::new(&g.st, &g.res, self.start_id, i);
+        let seen = Seen::new(g, self.start_id, i);
         let (mut clean, rb) = seen.look(self, ret);
         // R9's types: a void or sized return type; parameters as `proto_check` says.
         let mut ok = ret == 0 || admits(rb, SIZED);
@@ -474,7 +567,10 @@ impl<'a, E: Rd> Validator<'a, E> {
             self.check_clean(g, i, k::FUNC_PROTO, &es);
         }
         let flag = if bad { 0 } else { RES_FLAG };
-        g.put(i, k::FUNC_PROTO | if clean { ST_CLEAN } else { 0 }, k::FUNC_PROTO | flag);
+        g.put(i, k::FUNC_PROTO | if clean { ST_CLEAN } else { 0 }, k::FUNC_PROTO | flag, 0);
+        if !clean {
+            g.show_clean(i);
+        }
         true
     }
 
@@ -490,8 +586,12 @@ impl<'a, E: Rd> Validator<'a, E> {
         res: impl Fn(u32) -> u8,
         names: bool,
     ) -> Msg {
-        if ret != 0 && !admits(res(ret), SIZED) {
-            return fail("Invalid return type");
+        if ret != 0 {
+            match res(ret) {
+                RES_STOP => return None,
+                rb if !admits(rb, SIZED) => return fail("Invalid return type"),
+                _ => {}
+            }
         }
         let params = match r9_params::<E>(params) {
             Ok(params) => params,
@@ -499,8 +599,13 @@ impl<'a, E: Rd> Validator<'a, E> {
         };
         for (j, p) in chunks::<8>(params).enumerate() {
             let (name, ty) = (E::at(p, 0), E::at(p, 1));
-            if (names && name != 0 && !self.ident(name)) || !admits(res(ty), SIZED) {
+            if names && name != 0 && !self.ident(name) {
                 return Some(format!("Invalid arg#{}", j + 1));
+            }
+            match res(ty) {
+                RES_STOP => return None,
+                rb if !admits(rb, SIZED) => return Some(format!("Invalid arg#{}", j + 1)),
+                _ => {}
             }
         }
         None
@@ -517,8 +622,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// Edge target `w` seen from own type index `i`: whether it is clean for `i` (see
     /// the module doc), and its resolve byte when it is.
     #[inline(always)]
-    fn look(&self, st: &[u8], res: &[u8], i: usize, w: u32) -> (bool, u8) {
-        Seen::new(st, res, self.start_id, i).look(self, w)
+    fn look(&self, g: &Graph, i: usize, w: u32) -> (bool, u8) {
+        Seen::new(g, self.start_id, i).look(self, w)
     }
 
     /// [`Self::look`] for a base type, an own type at or above `i`, or an id past
@@ -531,12 +636,27 @@ impl<'a, E: Rd> Validator<'a, E> {
         if w > self.last_id {
             return (false, K_NONE);
         }
-        // A later own type: clean if its kind has no by-value edges.
+        // A later own type: clean if its kind has no by-value edges, or is a FUNC_PROTO
+        // (never followed: R2), whose resolve flag its record gives (R5).
         let kind = self.kind_of(w);
+        if kind == k::FUNC_PROTO {
+            let params = self.rec(w).map_or(&[][..], |(sec, o)| proto_params::<E>(sec, o));
+            let flag = if proto_args_bad::<E>(params).is_none() { RES_FLAG } else { 0 };
+            return (true, k::FUNC_PROTO | flag);
+        }
         if kind == K_NONE || SHAPES.get(usize::from(kind)).is_none_or(Shape::has_edges) {
             return (false, K_NONE);
         }
         (true, self.res_at(w, 0))
+    }
+
+    /// Notes own PTR or modifier index `i` in [`Graph::chains_up`] if its type `w`, of
+    /// kind `tk`, is itself or a later own PTR or modifier.
+    #[inline(always)]
+    fn note_chain_up(&self, g: &mut Graph, i: usize, w: u32, tk: u8) {
+        if w >= self.start_id + i as u32 && w <= self.last_id && (tk == k::PTR || is_mod(tk)) {
+            g.chains_up.push(i as u32);
+        }
     }
 
     /// [`RES_FLAG`] if the record is a regular INT or a FUNC_PROTO passing R5.

@@ -221,7 +221,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 return Some(format!("member #{j}: Invalid member name_offset"));
             }
             if m_name != 0 && !self.ident(m_name) {
-                return Some(format!("member #{j}: Invalid member name"));
+                return Some(format!("member #{j}: Invalid name"));
             }
             let m_type = E::at(m, 1);
             if m_type == 0 || m_type > MAX_TYPE_ID {

@@ -23,8 +23,10 @@
 mod base_chains;
 mod graph;
 mod idents;
+mod members;
 mod meta;
 mod names;
+mod ptr_loops;
 mod quick_meta;
 mod resolve;
 mod tags;
@@ -312,7 +314,12 @@ impl<'a, E: Rd> Validator<'a, E> {
             let failed2 = if failed.is_none() { this.phase2_in(&kinds, &mods) } else { None };
             (failed, failed2, bad_name)
         };
-        let phase3 = || this.phase3(&mut this.graph_walk());
+        let phase3 = || {
+            let mut g = this.graph_walk();
+            let resolved = this.phase3(&mut g);
+            members::give_back(std::mem::take(&mut g.ext));
+            resolved
+        };
         let ((failed, failed2, bad_name), resolved) = if threads::split(n, self.threads) {
             let (f, resolved) = threads::join2(phases12, phase3);
             (f, resolved.unwrap_or_else(|| Err(self.err(self.start_id, "internal error"))))

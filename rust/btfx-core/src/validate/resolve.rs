@@ -9,8 +9,9 @@
 
 use super::base_chains::LONG_WALK;
 use super::graph::{admits, int_is_regular, proto_args_bad, proto_params};
-use super::graph::{edges_of, Graph, RES_VIA_MOD};
+use super::graph::{edges_of, Graph, RES_STOP, RES_VIA_MOD, ST_CLEAN};
 use super::graph::{ARRAY_ELEM, PROTO_OK, REGULAR_INT, SIZED};
+use super::members::{array_size, ext_size, Ext};
 use super::*;
 
 impl<'a, E: Rd> Validator<'a, E> {
@@ -27,12 +28,22 @@ impl<'a, E: Rd> Validator<'a, E> {
             Some((i, msg)) => (self.start_id + i, msg),
             None => (u32::MAX, String::new()),
         };
+        // R13, found on its own: the kernel meets such a loop before the other checks
+        // of the types in it.
+        let loop_id = self.ptr_loops(g);
         // The error if no unclean type below `stop` fails.
-        let stop = clean_id.min(g.r1_ref);
+        let stop = clean_id.min(g.r1_ref).min(loop_id);
         let mut stack: Vec<(u32, u32, u32)> = Vec::with_capacity(64);
         let mut r1_min = u32::MAX;
         // Clean types were finished by the graph walk.
         let unclean = std::mem::take(&mut g.unclean);
+        for &i in &unclean {
+            if let Some(s) = g.st.get_mut(i as usize) {
+                if *s & ST_KIND == k::FUNC_PROTO {
+                    *s &= !ST_CLEAN; // shown as clean to the walk (`Graph::show_clean`)
+                }
+            }
+        }
         for &i in &unclean {
             let i = i as usize;
             let id = self.start_id + i as u32;
@@ -44,12 +55,12 @@ impl<'a, E: Rd> Validator<'a, E> {
                 self.dfs(g, i, &mut stack, &mut r1_min);
             }
             let msg = if r1_min == id {
-                self.r1_message(&g.st, &g.res, id, s & ST_KIND, g.edges_of(i))
+                self.r1_message(g, id, s & ST_KIND, g.edges_of(i))
             } else if g.st[i] & ST_BAD != 0 {
                 // R2 (`env_stack_push` / `btf_resolve`: "Loop detected").
                 fail("Loop detected")
             } else {
-                self.check_resolved_in(&g.st, &g.res, id, s & ST_KIND, g.edges_of(i))
+                self.check_resolved_in(&g.st, &g.res, &g.ext, id, s & ST_KIND, g.edges_of(i))
             };
             if let Some(msg) = msg {
                 return Err(self.err(id, msg));
@@ -57,6 +68,8 @@ impl<'a, E: Rd> Validator<'a, E> {
         }
         if stop == u32::MAX {
             Ok(())
+        } else if stop == loop_id {
+            Err(self.err(stop, "Loop detected"))
         } else if stop == g.r1_ref {
             // R1 for PTR and FWD, whose id field is not a by-value edge.
             Err(self.err(stop, "Invalid type_id"))
@@ -67,7 +80,8 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// The DFS of own type index `i` when it has no edge to an unfinished own type
     /// (nor past `last_id`), which is most types: finishes `i` at once as the DFS would
-    /// (inheriting `ST_BAD`, filling a modifier's resolve byte) and returns true.
+    /// (inheriting `ST_BAD`, filling a modifier's or ARRAY's resolve byte and size) and
+    /// returns true.
     #[inline(always)]
     fn finish_leaf_parent(&self, g: &mut Graph, i: usize) -> bool {
         let (start, last) = (self.start_id, self.last_id);
@@ -82,25 +96,47 @@ impl<'a, E: Rd> Validator<'a, E> {
                 return false;
             }
             let sw = st.get((w - start) as usize).copied().unwrap_or(0);
+            if sw & ST_KIND == k::FUNC_PROTO {
+                continue; // never followed (R2)
+            }
             if sw & ST_BLACK == 0 {
                 return false;
             }
             bad |= sw;
         }
         let Some(si) = st.get_mut(i) else { return false };
+        if *si & ST_KIND == k::FUNC_PROTO {
+            bad = 0; // never on a resolve stack (R2)
+        }
         *si |= ST_BLACK | (bad & ST_BAD);
         let s = *si;
-        if s & ST_BAD == 0 && is_mod(s & ST_KIND) {
-            if let Some(&w) = es.first() {
-                if w >= start {
-                    let r = g.res.get((w - start) as usize).copied().unwrap_or(0) | RES_VIA_MOD;
-                    if let Some(ri) = g.res.get_mut(i) {
-                        *ri = r;
-                    }
-                }
-            }
+        if s & ST_BAD == 0 {
+            self.finish_sizes(&mut g.res, &mut g.ext, i, s & ST_KIND, es);
         }
         true
+    }
+
+    /// A finished own modifier's resolve byte and size (from its target), or a finished
+    /// own ARRAY's size (R12's product, 0 when it overflows).
+    #[inline(always)]
+    fn finish_sizes(&self, res: &mut [u8], ext: &mut [Ext], i: usize, kind: u8, es: &[u32]) {
+        let Some(&w) = es.first() else { return };
+        if is_mod(kind) {
+            if self.own(w) {
+                let rel = (w - self.start_id) as usize;
+                let r = res.get(rel).copied().unwrap_or(0) | RES_VIA_MOD;
+                let x = ext.get(rel).copied().unwrap_or(0);
+                if let (Some(ri), Some(xi)) = (res.get_mut(i), ext.get_mut(i)) {
+                    (*ri, *xi) = (r, x);
+                }
+            }
+        } else if kind == k::ARRAY {
+            let nelems = self.word_of(self.start_id + i as u32, 20);
+            let size = array_size(self.ext_in(ext, w), nelems).unwrap_or(0);
+            if let Some(xi) = ext.get_mut(i) {
+                *xi = u64::from(size);
+            }
+        }
     }
 
     /// Iterative colouring DFS from own type index `root`. Marks `ST_BAD` on every node
@@ -110,6 +146,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         let last = self.last_id;
         let st = &mut g.st[..];
         let res = &mut g.res[..];
+        let ext = &mut g.ext[..];
         let edges = &g.edges[..];
         let first = &g.first[..];
         let span = |i: usize| (first[i], first[i + 1]);
@@ -130,6 +167,9 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 let wi = (w - start) as usize;
                 let sw = st[wi];
+                if sw & ST_KIND == k::FUNC_PROTO {
+                    continue; // never followed (R2)
+                }
                 if sw & ST_BLACK != 0 {
                     st[ui] |= sw & ST_BAD;
                 } else if sw & ST_GREY != 0 {
@@ -147,17 +187,18 @@ impl<'a, E: Rd> Validator<'a, E> {
                 continue;
             }
             stack.pop();
-            let s = (st[ui] & !ST_GREY) | ST_BLACK;
+            let mut s = (st[ui] & !ST_GREY) | ST_BLACK;
+            if s & ST_KIND == k::FUNC_PROTO {
+                s &= !ST_BAD; // never on a resolve stack (R2)
+            }
             st[ui] = s;
             if s & ST_BAD != 0 {
                 if let Some(parent) = stack.last() {
                     st[parent.0 as usize] |= ST_BAD;
                 }
-            } else if is_mod(s & ST_KIND) {
-                let w = edges[first[ui] as usize];
-                if w >= start && w <= last {
-                    res[ui] = res[(w - start) as usize] | RES_VIA_MOD;
-                }
+            } else {
+                let (a, b) = span(ui);
+                self.finish_sizes(res, ext, ui, s & ST_KIND, &edges[a as usize..b as usize]);
             }
         }
     }
@@ -207,20 +248,25 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// kinds whose resolve checks meet such an id as a bad member, element, index,
     /// parameter or entry (`btf_struct_resolve`, `btf_array_resolve`,
     /// `btf_func_proto_check`, `btf_datasec_resolve`), else "Invalid type_id".
-    fn r1_message(&self, st: &[u8], res: &[u8], id: u32, kind: u8, es: &[u32]) -> Msg {
+    fn r1_message(&self, g: &Graph, id: u32, kind: u8, es: &[u32]) -> Msg {
         let own_words =
             matches!(kind, k::STRUCT | k::UNION | k::ARRAY | k::FUNC_PROTO | k::DATASEC);
-        let msg = if own_words { self.check_resolved_in(st, res, id, kind, es) } else { None };
+        let msg = if own_words {
+            self.check_resolved_in(&g.st, &g.res, &g.ext, id, kind, es)
+        } else {
+            None
+        };
         msg.or_else(|| fail("Invalid type_id"))
     }
 
-    /// R3-R10 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
-    /// passed), reading kinds from `st` and resolve bytes from `res`.
+    /// R3-R12 for own type `id` of raw `kind` with by-value edges `es` (R1/R2 already
+    /// passed), reading kinds from `st`, resolve bytes from `res` and sizes from `ext`.
     #[inline]
     pub(super) fn check_resolved_in(
         &self,
         st: &[u8],
         res: &[u8],
+        ext: &[Ext],
         id: u32,
         kind: u8,
         es: &[u32],
@@ -235,15 +281,9 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 self.func_check(st, e0)
             }
-            // R3: btf_struct_resolve ("Invalid member").
-            k::STRUCT | k::UNION => {
-                for (j, &t) in es.iter().enumerate() {
-                    if !sized(t) {
-                        return Some(format!("member #{j}: Invalid member"));
-                    }
-                }
-                None
-            }
+            // R3 and R11, member by member: btf_struct_resolve ("Invalid member") and
+            // the member type's check_member / check_kflag_member.
+            k::STRUCT | k::UNION => self.members_check(res, ext, id, es),
             // R4, R3 + R8: btf_array_resolve, which checks the index first ("Invalid
             // index", "Invalid elem", "Invalid array of int").
             k::ARRAY => {
@@ -256,6 +296,10 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 if !admits(self.res_in(res, e0), ARRAY_ELEM) {
                     return fail("Invalid array of int");
+                }
+                // R12.
+                if array_size(self.ext_in(ext, e0), self.word_of(id, 20)).is_none() {
+                    return fail("Array size overflows U32_MAX");
                 }
                 None
             }
@@ -274,24 +318,53 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 None
             }
-            // R9: btf_func_proto_check.
+            // R9: btf_func_proto_check, which stops where resolving a type fails (that
+            // type reaches a loop and fails on its own).
             k::FUNC_PROTO => {
                 let (sec, o) = self.rec(id)?;
-                self.proto_check(proto_params::<E>(sec, o), e0, |w| self.res_in(res, w), true)
+                let res = |w: u32| match st.get(w.wrapping_sub(self.start_id) as usize) {
+                    Some(&s) if s & ST_BAD != 0 && !is_source_only(s & ST_KIND) => RES_STOP,
+                    _ => self.res_in(res, w),
+                };
+                self.proto_check(proto_params::<E>(sec, o), e0, res, true)
             }
             // R6: btf_datasec_resolve.
-            k::DATASEC => {
-                for (j, &v) in es.iter().enumerate() {
-                    if !matches!(self.kind_in(st, v), k::VAR | k::FUNC) {
-                        return Some(format!("secinfo #{j}: Not a VAR kind member"));
-                    }
-                }
-                None
-            }
+            k::DATASEC => self.datasec_check(st, res, ext, id, es),
             // R7: btf_decl_tag_resolve.
             k::DECL_TAG => self.decl_tag_check(st, id, e0),
             _ => None,
         }
+    }
+
+    /// R6 (`btf_datasec_resolve`) for own DATASEC `id` with entries `es`: each a VAR of
+    /// a sized type ("Invalid type": only a base VAR gets here, an own one fails R3
+    /// itself); when that VAR was resolved before (a base VAR, a lower id, or one an
+    /// earlier entry named: the kernel resumes after the entry whose VAR it had to
+    /// resolve first, without checking it), that type no larger than the entry.
+    fn datasec_check(&self, st: &[u8], res: &[u8], ext: &[Ext], id: u32, es: &[u32]) -> Msg {
+        let mut later_seen = std::collections::HashSet::new();
+        for (j, &v) in es.iter().enumerate() {
+            if self.kind_in(st, v) != k::VAR {
+                return Some(format!("secinfo #{j}: Not a VAR kind member"));
+            }
+            let t = self.word_of(v, 8);
+            if !admits(self.res_in(res, t), SIZED) {
+                // An own VAR fails R3 itself (resolved here or before), and the kernel
+                // stops there.
+                return if self.own(v) {
+                    None
+                } else {
+                    Some(format!("secinfo #{j}: Invalid type"))
+                };
+            }
+            if v > id && later_seen.insert(v) {
+                continue; // resolved here: the entry goes unchecked
+            }
+            if self.word_of(id, 12 + 12 * j + 8) < ext_size(self.ext_in(ext, t)) {
+                return Some(format!("secinfo #{j}: Invalid size"));
+            }
+        }
+        None
     }
 
     /// R7 (`btf_decl_tag_resolve`) for own DECL_TAG `id` on `target`.

@@ -101,6 +101,15 @@ fn fails(btf: &Btf) -> Option<Option<u32>> {
     }
 }
 
+/// [`fails`] at module level: phases 0-2 only (the meta rules without R11's sizes).
+fn fails_module(btf: &Btf) -> Option<Option<u32>> {
+    match run(btf, Level::Module, false) {
+        Ok(()) => None,
+        Err(e @ Error::Validation { .. }) => Some(e.type_id()),
+        Err(e) => panic!("unexpected error class: {e:?}"),
+    }
+}
+
 fn msg(btf: &Btf, level: Level) -> String {
     run(btf, level, false).unwrap_err().to_string()
 }
@@ -126,7 +135,7 @@ fn all_kinds() -> B {
     b.u(p).u(1).u(0).u(0); // 12
     b.t("fn", FUNC, 1, false, 12); // 13
     b.t("v", VAR, 0, false, 1).u(1); // 14
-    b.t(".data..x", DATASEC, 2, false, 16).u(14).u(0).u(4).u(13).u(8).u(8); // 15
+    b.t(".data..x", DATASEC, 2, false, 16).u(14).u(0).u(4).u(14).u(8).u(4); // 15
     b.t("float", FLOAT, 0, false, 8); // 16
     b.t("tag", DECL_TAG, 0, true, 4).u(1); // 17
     b.t("tt", TYPE_TAG, 0, true, 10); // 18
@@ -455,7 +464,7 @@ fn fwd_and_array_meta() {
 #[test]
 fn struct_meta() {
     let st = |kind: u32, name: &str, kflag: bool, size: u32, ms: &[(&str, u32, u32)]| {
-        fails(&with(|b| {
+        fails_module(&with(|b| {
             b.t(name, kind, ms.len() as u32, kflag, size);
             for &(n, t, o) in ms {
                 b.m(n, t, o);
@@ -1216,7 +1225,7 @@ fn resolve_r6_r7() {
         }))
     };
     assert_eq!(ds(14), None);
-    assert_eq!(ds(13), None);
+    assert_eq!(ds(13), Some(Some(N))); // a FUNC: "Not a VAR kind member"
     assert_eq!(ds(1), Some(Some(N)));
     assert_eq!(ds(8), Some(Some(N)));
 
@@ -1287,7 +1296,7 @@ fn split_valid_uses_base_strings_and_ids() {
     let s_name = base.type_by_id(4).unwrap().name_off(); // "s" from the base
     b.raw(s_name, STRUCT, 2, false, 16); // N: base name
     b.m("own", 4, 0).m("td", 8, 0); // base struct and base typedef
-    b.t("", PTR, 0, false, N + 1); // N+1
+    b.t("", PTR, 0, false, N); // N+1: to the struct
     b.t("x", TYPEDEF, 0, false, 10); // N+2 -> base const -> int
     b.t("", ARRAY, 0, false, 0).u(N + 2).u(8).u(4); // N+3: base typedef index
     b.t("tag", DECL_TAG, 0, false, 13).u(1); // N+4: base func, param #1
@@ -1432,4 +1441,306 @@ fn base_chain_table_is_the_budgeted_walk() {
         assert_eq!(v.walk_res(id), want, "base id {id}, walked");
     }
     assert!(v.base_res.get().is_some(), "the 100-link chain used the table");
+}
+
+/// The strict error message for `all_kinds()` plus a STRUCT (id N) of `size` with
+/// members `(type, offset word)`, and extra types from N + 1 (`more`); None if valid.
+fn struct_msg(kflag: bool, size: u32, ms: &[(u32, u32)], more: &dyn Fn(&mut B)) -> Option<String> {
+    let btf = with(|b| {
+        b.t("s", STRUCT, ms.len() as u32, kflag, size);
+        for &(t, o) in ms {
+            b.m("m", t, o);
+        }
+        more(b);
+    });
+    let e = run(&btf, Level::Strict, false).err()?;
+    assert_eq!(e.type_id(), Some(N), "{e}");
+    // The walk's quick path and the general one, on one and two threads, agree.
+    for threads in [1, 2] {
+        let again = validate_on(&btf, &ValidateOptions::default(), threads).unwrap_err();
+        assert_eq!(again.to_string(), e.to_string());
+    }
+    match e {
+        Error::Validation { message, .. } => Some(message),
+        e => panic!("{e:?}"),
+    }
+}
+
+/// kflag, struct size, members (type, offset word), the expected message.
+type R11Case = (bool, u32, &'static [(u32, u32)], Option<String>);
+
+#[test]
+fn resolve_r11_member_checks() {
+    let none = |_: &mut B| {};
+    let m = |s: &str| Some(format!("member #0: {s}"));
+    // Types of all_kinds(): 1 int (4 bytes), 2 PTR, 3 int[4] (16 bytes), 4 STRUCT of 16,
+    // 6 ENUM of 4, 8 TYPEDEF of int, 16 FLOAT of 8, 19 ENUM64 of 8.
+    let cases: &[R11Case] = &[
+        // PTR, ARRAY, STRUCT, ENUM: byte aligned and within the struct.
+        (false, 16, &[(2, 64)], None),
+        (false, 16, &[(2, 4)], m("Member is not byte aligned")),
+        (false, 12, &[(2, 64)], m("Member exceeds struct_size")),
+        (false, 16, &[(3, 0)], None),
+        (false, 16, &[(3, 8)], m("Member exceeds struct_size")),
+        (false, 20, &[(4, 32)], None),
+        (false, 20, &[(4, 33)], m("Member is not byte aligned")),
+        (false, 4, &[(6, 0)], None),
+        (false, 4, &[(19, 0)], m("Member exceeds struct_size")),
+        // FLOAT: aligned to min(8, size) bytes.
+        (false, 16, &[(16, 64)], None),
+        (false, 16, &[(16, 32)], m("Member is not properly aligned")),
+        (false, 12, &[(16, 64)], m("Member exceeds struct_size")),
+        // INT without kflag: any bit offset, as long as its bits fit.
+        (false, 8, &[(1, 3)], None),
+        (false, 4, &[(8, 8)], m("Member exceeds struct_size")),
+        // With kflag: a regular INT, bitfield sizes, byte-aligned plain members.
+        (true, 8, &[(1, 3 << 24 | 5)], None),
+        (true, 8, &[(1, 33 << 24)], m("Invalid member bitfield_size")),
+        (true, 8, &[(1, 4)], m("Invalid member offset")),
+        (true, 8, &[(1, 17 << 24 | 56)], m("Member exceeds struct_size")),
+        // ENUM with kflag: 32 bits without a bitfield, whatever its size.
+        (true, 4, &[(19, 0)], None),
+        (true, 3, &[(6, 0)], m("Member exceeds struct_size")),
+        (true, 8, &[(6, 33 << 24)], m("Invalid member bitfield_size")),
+        (true, 8, &[(6, 3)], m("Member is not byte aligned")),
+        // Other kinds with kflag: no bitfield.
+        (true, 16, &[(2, 1 << 24)], m("Invalid member bitfield_size")),
+        (true, 16, &[(16, 1 << 24)], m("Invalid member bitfield_size")),
+        (true, 16, &[(3, 0)], None),
+        // Member by member: the first failing member's message.
+        (false, 6, &[(1, 0), (2, 0)], Some("member #1: Member exceeds struct_size".into())),
+    ];
+    for (kflag, size, ms, want) in cases {
+        assert_eq!(&struct_msg(*kflag, *size, ms, &none), want, "{kflag} {size} {ms:?}");
+    }
+    // Irregular INTs (directly or through a TYPEDEF, N + 1 and N + 2) need no kflag.
+    let irregular = |b: &mut B| {
+        b.int("i5", 1, 5);
+        b.t("t", TYPEDEF, 0, false, N + 1);
+    };
+    for t in [N + 1, N + 2] {
+        assert_eq!(struct_msg(false, 1, &[(t, 0)], &irregular), None);
+        assert_eq!(struct_msg(true, 1, &[(t, 0)], &irregular), m("Invalid member base type"));
+    }
+    // An INT's own bit offset moves the member; 128 bits from a bit offset of 4 are
+    // 132 bits to copy.
+    let odd = |b: &mut B| {
+        b.int("o", 4, 8 << 16 | 16);
+        b.int("w", 16, 128);
+    };
+    assert_eq!(struct_msg(false, 4, &[(N + 1, 8)], &odd), None);
+    assert_eq!(struct_msg(false, 4, &[(N + 1, 16)], &odd), m("Member exceeds struct_size"));
+    assert_eq!(struct_msg(false, 17, &[(N + 2, 4)], &odd), m("nr_copy_bits exceeds 128"));
+    let huge = 0x2000_0000; // holds a member at bit u32::MAX - 4 (phase 1)
+    assert_eq!(
+        struct_msg(false, huge, &[(N + 1, u32::MAX - 4)], &odd),
+        m("bits_offset exceeds U32_MAX")
+    );
+    // A later ARRAY (not clean: phase 3 sizes it) and a later STRUCT.
+    let later = |b: &mut B| {
+        b.t("", ARRAY, 0, false, 0).u(1).u(1).u(3);
+        b.t("l", STRUCT, 0, false, 12);
+    };
+    assert_eq!(struct_msg(false, 12, &[(N + 1, 0), (N + 2, 0)], &later), None);
+    assert_eq!(struct_msg(false, 8, &[(N + 1, 0)], &later), m("Member exceeds struct_size"));
+    assert_eq!(struct_msg(false, 8, &[(N + 2, 0)], &later), m("Member exceeds struct_size"));
+}
+
+#[test]
+fn resolve_r12_array_size() {
+    let arr = |elem: u32, nelems: u32, more: &dyn Fn(&mut B)| {
+        let btf = with(|b| {
+            more(b);
+            b.t("", ARRAY, 0, false, 0).u(elem).u(1).u(nelems);
+        });
+        let e = run(&btf, Level::Strict, false).err();
+        e.map(|e| (e.type_id(), e.to_string().starts_with("Array size overflows U32_MAX")))
+    };
+    let none = |_: &mut B| {};
+    assert_eq!(arr(1, 0x3fff_ffff, &none), None);
+    assert_eq!(arr(1, 0x4000_0000, &none), Some((Some(N), true)));
+    // int[4] (16 bytes) of all_kinds: 0x1000_0000 of them overflow.
+    assert_eq!(arr(3, 0x0fff_ffff, &none), None);
+    assert_eq!(arr(3, 0x1000_0000, &none), Some((Some(N), true)));
+    // Through a TYPEDEF of an ARRAY that comes later (sized by phase 3), and an ARRAY
+    // that overflows counts as 0 bytes for the types on it.
+    let btf = with(|b| {
+        b.t("", ARRAY, 0, false, 0).u(N + 1).u(1).u(0x0800_0000); // N
+        b.t("t", TYPEDEF, 0, false, N + 2); // N + 1
+        b.t("", ARRAY, 0, false, 0).u(1).u(1).u(8); // N + 2: 32 bytes
+    });
+    let e = run(&btf, Level::Strict, false).unwrap_err();
+    assert_eq!((e.type_id(), e.to_string().starts_with("Array size")), (Some(N), true));
+    let btf = with(|b| {
+        b.t("s", STRUCT, 1, false, 4).m("a", N + 1, 0); // N: fits if N + 1 counts 0
+        b.t("", ARRAY, 0, false, 0).u(1).u(1).u(0x4000_0000); // N + 1
+    });
+    assert_eq!(run(&btf, Level::Strict, false).unwrap_err().type_id(), Some(N + 1));
+}
+
+#[test]
+fn resolve_r6_datasec_sizes() {
+    // Entries of all_kinds(): 14 is a VAR of int (4 bytes), 13 a FUNC.
+    let ds = |entries: &[(u32, u32)], more: &dyn Fn(&mut B)| {
+        let btf = with(|b| {
+            b.t(".d", DATASEC, entries.len() as u32, false, 64);
+            for (j, &(t, size)) in entries.iter().enumerate() {
+                b.u(t).u(16 * j as u32).u(size);
+            }
+            more(b);
+        });
+        run(&btf, Level::Strict, false).err().map(|e| (e.type_id(), e.to_string()))
+    };
+    let none = |_: &mut B| {};
+    assert_eq!(ds(&[(14, 4)], &none), None);
+    assert!(ds(&[(14, 4), (13, 4)], &none)
+        .unwrap()
+        .1
+        .starts_with("secinfo #1: Not a VAR kind member"));
+    assert!(ds(&[(14, 3)], &none).unwrap().1.starts_with("secinfo #0: Invalid size"));
+    // The kernel resolves a later VAR when it meets it and resumes after its entry
+    // without checking the entry's size; an entry naming it again is checked.
+    let var = |b: &mut B| {
+        b.t("v", VAR, 0, false, 1).u(0); // N + 1: an int
+    };
+    assert_eq!(ds(&[(N + 1, 2)], &var), None);
+    assert!(ds(&[(N + 1, 2), (N + 1, 2)], &var).unwrap().1.starts_with("secinfo #1: Invalid size"));
+    // A later VAR of an unsized type fails itself (R3), and the DATASEC stops there.
+    let later = |b: &mut B| {
+        b.t("v", VAR, 0, false, 7).u(0); // N + 1: a VAR of a FWD
+    };
+    assert_eq!(ds(&[(N + 1, 4), (13, 4)], &later).map(|e| e.0), Some(Some(N + 1)));
+}
+
+#[test]
+fn resolve_r2_func_proto_is_never_followed() {
+    let check = |f: &dyn Fn(&mut B)| {
+        let btf = with(f);
+        run(&btf, Level::Strict, false).err().map(|e| (e.type_id(), e.to_string()))
+    };
+    let starts = |got: Option<(Option<u32>, String)>, id: u32, msg: &str| {
+        let (got_id, got_msg) = got.expect("rejected");
+        assert_eq!(got_id, Some(id));
+        assert!(got_msg.starts_with(msg), "{got_msg}");
+    };
+    // A FUNC_PROTO returning a TYPEDEF of itself, in both orders: R9, not R2.
+    starts(
+        check(&|b| {
+            b.t("t", TYPEDEF, 0, false, N + 1);
+            b.t("", PROTO, 0, false, N);
+        }),
+        N + 1,
+        "Invalid return type",
+    );
+    starts(
+        check(&|b| {
+            b.t("", PROTO, 0, false, N + 1);
+            b.t("t", TYPEDEF, 0, false, N);
+        }),
+        N,
+        "Invalid return type",
+    );
+    // A FUNC_PROTO whose return type reaches a loop does not fail; that type does.
+    starts(
+        check(&|b| {
+            b.t("", PROTO, 0, false, N + 1);
+            b.t("t", TYPEDEF, 0, false, N + 2);
+            b.t("", CONST, 0, false, N + 1);
+        }),
+        N + 1,
+        "Loop detected",
+    );
+    // A FUNC on a later FUNC_PROTO, and a TYPEDEF of one, are fine.
+    assert_eq!(
+        check(&|b| {
+            b.t("f", FUNC, 0, false, N + 2);
+            b.t("t", TYPEDEF, 0, false, N + 2);
+            b.t("", PROTO, 0, false, 1);
+        }),
+        None
+    );
+}
+
+#[test]
+fn resolve_r13_pointer_loops() {
+    let check = |f: &dyn Fn(&mut B)| {
+        let btf = with(f);
+        let e = run(&btf, Level::Strict, false).err();
+        for threads in [1, 2] {
+            let again = validate_on(&btf, &ValidateOptions::default(), threads).err();
+            assert_eq!(again.map(|e| e.to_string()), e.as_ref().map(|e| e.to_string()));
+        }
+        // Module level does not resolve.
+        run(&btf, Level::Module, false).unwrap();
+        e.map(|e| (e.type_id(), e.to_string().starts_with("Loop detected")))
+    };
+    let looped = |id: u32| Some((Some(id), true));
+    // A PTR to itself, and PTR -> TYPEDEF -> PTR in both orders.
+    assert_eq!(
+        check(&|b| {
+            b.t("", PTR, 0, false, N);
+        }),
+        looped(N)
+    );
+    assert_eq!(
+        check(&|b| {
+            b.t("", PTR, 0, false, N + 1);
+            b.t("t", TYPEDEF, 0, false, N);
+        }),
+        looped(N)
+    );
+    assert_eq!(
+        check(&|b| {
+            b.t("t", TYPEDEF, 0, false, N + 1);
+            b.t("", PTR, 0, false, N);
+        }),
+        looped(N)
+    );
+    // A VAR, DECL_TAG or DATASEC resolved into one fails first; a STRUCT stops at the PTR.
+    assert_eq!(
+        check(&|b| {
+            b.t(".d", DATASEC, 1, false, 8).u(N + 1).u(0).u(8);
+            b.t("v", VAR, 0, false, N + 2).u(0);
+            b.t("", PTR, 0, false, N + 3);
+            b.t("t", TYPEDEF, 0, false, N + 2);
+        }),
+        looped(N)
+    );
+    assert_eq!(
+        check(&|b| {
+            b.t("x", DECL_TAG, 0, false, N + 1).u(u32::MAX);
+            b.t("t", TYPEDEF, 0, false, N + 2);
+            b.t("", PTR, 0, false, N + 1);
+        }),
+        looped(N)
+    );
+    assert_eq!(
+        check(&|b| {
+            b.t("s", STRUCT, 1, false, 8).m("m", N + 1, 0);
+            b.t("t", TYPEDEF, 0, false, N + 2);
+            b.t("", PTR, 0, false, N + 1);
+        }),
+        looped(N + 1)
+    );
+    // Longer than a quick look: 80 PTRs, each naming the next, the last the first; and
+    // the same chain ending at an int is fine.
+    for (last, want) in [(N, looped(N)), (1, None)] {
+        assert_eq!(
+            check(&|b| {
+                for j in 1..80 {
+                    b.t("", PTR, 0, false, N + j);
+                }
+                b.t("", PTR, 0, false, last);
+            }),
+            want
+        );
+    }
+    // Loops through a STRUCT are fine (R2 is for loops by value).
+    assert_eq!(
+        check(&|b| {
+            b.t("", PTR, 0, false, N + 1);
+            b.t("s", STRUCT, 1, false, 8).m("p", N, 0);
+        }),
+        None
+    );
 }

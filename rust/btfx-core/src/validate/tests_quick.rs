@@ -92,15 +92,21 @@ fn random_types(r: &mut Rng, at: &At) -> Vec<u32> {
             // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, TYPE_TAG
             2 | 7 | 8 | 9 | 10 | 11 | 12 | 18 => w.push(ty(r, at, id)),
             // ARRAY: size 0, then elem, index, nelems
-            3 => w.extend([0, ty(r, at, id), ty(r, at, id), r.below(8)]),
+            3 => {
+                let nelems = if r.one_in(10) { 0x4000_0000 } else { r.below(8) };
+                w.extend([0, ty(r, at, id), ty(r, at, id), nelems]);
+            }
             // STRUCT / UNION: size, then name, type, bit offset per member
             4 | 5 => {
                 w.push([16, 8, 0][r.below(3) as usize]);
                 let mut off = 0;
                 for _ in 0..vlen {
-                    off += [0, 32, 8][r.below(3) as usize];
+                    off += [0, 32, 8, 4][r.below(4) as usize];
                     let anon = r.one_in(3);
-                    w.extend([name(r, at, anon), ty(r, at, id), if kind == 5 { 0 } else { off }]);
+                    // With kflag, sometimes a bitfield size in the top byte.
+                    let bf = if kflag && r.one_in(3) { r.below(40) << 24 } else { 0 };
+                    let word = if kind == 5 { bf } else { off | bf };
+                    w.extend([name(r, at, anon), ty(r, at, id), word]);
                 }
             }
             // ENUM: size, then name and value per value

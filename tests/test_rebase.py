@@ -15,6 +15,7 @@ libbpf comparisons are in ``test_rebase_libbpf.py``, the real kernels in
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any, List, Tuple
 
@@ -330,15 +331,13 @@ def _enum_decl_resized(m: btfx.Btf, r: Any, e: BtfError) -> bool:
             image = r.btf[r.id_map[i]]
             if image.size != t.size:
                 resized.add(image.id)
-    if "Member exceeds struct_size" not in e.message or e.type_id is None:
+    found = re.fullmatch(r"member #(\d+): Member exceeds struct_size", e.message)
+    if found is None or e.type_id is None:
         return False
-    for member in r.btf[e.type_id].members:
-        tid = member.type  # through modifiers and array elements
-        while tid not in resized and tid and r.btf[tid].kind in (*_MODIFIERS, "ARRAY"):
-            tid = r.btf[tid].type
-        if tid in resized:
-            return True
-    return False
+    tid = r.btf[e.type_id].members[int(found.group(1))].type
+    while tid not in resized and tid and r.btf[tid].kind in (*_MODIFIERS, "ARRAY"):
+        tid = r.btf[tid].type  # through modifiers and array elements
+    return tid in resized
 
 
 @settings(max_examples=80)

@@ -637,6 +637,11 @@ def test_pointer_loops():
         e = _val_err(recs)
         assert (e.type_id, e.message) == (bad, "Loop detected")
         Btf.from_bytes(base_blob(recs)).validate("module")
+    # past a PTR, a loop of modifiers alone is met too (phase 2 rejects it at module level)
+    e = _val_err(
+        [rec(PTR, 0, 3), lambda s: rec(TYPEDEF, s("a"), 4), lambda s: rec(TYPEDEF, s("b"), 3)]
+    )
+    assert (e.type_id, e.message) == (2, "Loop detected")
     # a STRUCT stops at the PTR: the loop's TYPEDEF fails, not the STRUCT
     e = _val_err(
         [rec(STRUCT, 0, 8, 0, 3, 0, vlen=1), lambda s: rec(TYPEDEF, s("t"), 4), rec(PTR, 0, 3)]

@@ -394,24 +394,39 @@ def _phase3_resolve(btf: Btf) -> None:
 
 
 def _reaches_ptr_loop(btf: Btf) -> set:
-    """R13: the kernel resolves a PTR following only PTRs and modifiers.  The own PTRs
-    and modifiers whose chain of types ends in a loop holding a PTR fail, and so do the
-    VARs whose type is one of them and the DECL_TAGs (on such a TYPEDEF or VAR) and
-    DATASECs (with such a VAR) that name one (a STRUCT or ARRAY stops at a PTR)."""
+    """R13: the kernel resolves a PTR following only PTRs and modifiers, so any loop met
+    after a PTR is "Loop detected".  The own PTRs and modifiers whose chain of types ends
+    in a loop and holds a PTR (on the way or in the loop) fail, and so do the VARs whose
+    type is one of them and the DECL_TAGs (on such a TYPEDEF or VAR) and DATASECs (with
+    such a VAR) that name one (a STRUCT or ARRAY stops at a PTR)."""
 
     def link(type_id: int) -> TypeRecord | None:
         t = btf.type_by_id(type_id) if btf.start_id <= type_id <= btf.last_id else None
         return t if t is not None and (t.kind == PTR or t.kind in MODIFIERS) else None
 
-    chains = set()
+    # per chain member: "out" (ends outside a loop), "loop" (ends in a loop, no PTR met
+    # yet) or "fails"
+    verdict: Dict[int, str] = {}
     for t in btf.types:
         path: List[TypeRecord] = []
+        index: Dict[int, int] = {}
         cur = link(t.id)
-        while cur is not None and cur not in path:
+        while cur is not None and cur.id not in verdict and cur.id not in index:
+            index[cur.id] = len(path)
             path.append(cur)
             cur = link(cur.size_type)
-        if cur is not None and any(p.kind == PTR for p in path[path.index(cur) :]):
-            chains.add(t.id)  # back on the path: a loop, with a PTR
+        if cur is None:
+            end = "out"
+        elif cur.id in verdict:
+            end = verdict[cur.id]
+        else:  # back on the path: the loop is path[index[cur.id]:]
+            loop = path[index[cur.id] :]
+            end = "fails" if any(p.kind == PTR for p in loop) else "loop"
+        for p in reversed(path):
+            if end == "loop" and p.kind == PTR:
+                end = "fails"
+            verdict[p.id] = end
+    chains = {i for i, v in verdict.items() if v == "fails"}
     variables = {t.id for t in btf.types if t.kind == VAR and t.size_type in chains}
     out = chains | variables
     for t in btf.types:

@@ -7,9 +7,9 @@
 //! FUNC_PROTO (never followed, R2). Nothing a clean type reaches can lie on a loop, and
 //! every resolve byte and size ([`super::members`]) its checks read is final, so its
 //! R1-R12 checks (`btf_resolve`, `btf_func_check`, `btf_func_proto_check`, the member
-//! checks of `btf_struct_resolve`) run at once and its edges are dropped. pahole mostly emits a type after what it
-//! contains, and most forward references are to pointers: about 97 kernel types in 100
-//! are clean. The others keep their edges for the depth-first search of phase 3
+//! checks of `btf_struct_resolve`) run at once and its edges are dropped. pahole mostly
+//! emits a type after what it contains, and most forward references are to pointers:
+//! about 97 kernel types in 100 are clean. The others keep their edges for the depth-first search of phase 3
 //! ([`super::resolve`]), which sees clean types as finished.
 //!
 //! Where a kind's edges sit and what each must resolve to comes from one table
@@ -627,7 +627,8 @@ impl<'a, E: Rd> Validator<'a, E> {
     }
 
     /// [`Self::look`] for a base type, an own type at or above `i`, or an id past
-    /// `last_id`. Kept out of line: the walk's hot loop runs faster without it (few edges get here).
+    /// `last_id`. Kept out of line: the walk's hot loop runs faster without it (few
+    /// edges get here).
     #[inline(never)]
     pub(super) fn look_far(&self, w: u32) -> (bool, u8) {
         if w < self.start_id {

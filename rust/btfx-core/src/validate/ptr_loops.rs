@@ -1,14 +1,17 @@
-//! R13: loops made of PTRs and modifiers.
+//! R13: loops met in the kernel's `RESOLVE_PTR` mode.
 //!
-//! A PTR is resolved in the kernel's `RESOLVE_PTR` mode, where only modifiers and PTRs
-//! are followed (`env_type_is_resolve_sink`): a loop of those that holds a PTR is "Loop
-//! detected" for whatever is resolved into it outside a STRUCT or ARRAY (which stop at
-//! a PTR): the PTRs and modifiers leading to it, the VARs of those, and the DECL_TAGs
-//! (on such a TYPEDEF or VAR) and DATASECs (with such a VAR) that name them. Each such type has one type field, so the PTRs and modifiers form
-//! a functional graph, and a loop in it must go up (to a later id) at its lowest id:
-//! the walk lists where that happens ([`Graph::chains_up`]), and only those chains are
-//! followed, each from its start while it stays above it. Only when one closes does a
-//! full pass find every failing type.
+//! A PTR is resolved in `RESOLVE_PTR` mode, where only modifiers and PTRs are followed
+//! (`env_type_is_resolve_sink`), so any loop its chain of types ends in is "Loop
+//! detected": for the PTRs and modifiers whose chain holds a PTR (before or in the
+//! loop), the VARs of those, and the DECL_TAGs (on such a TYPEDEF or VAR) and DATASECs
+//! (with such a VAR) that name them. A STRUCT or ARRAY stops at a PTR; a loop of
+//! modifiers alone also fails R2.
+//!
+//! Each PTR and modifier has one type field, so they form a functional graph, and a
+//! loop in it goes up (to the same or a later id) at its lowest id: the walk lists
+//! where that happens ([`Graph::chains_up`]), and only those chains are followed, each
+//! from its start while it stays above it. Only when one closes does a full pass find
+//! every failing type.
 
 use super::graph::Graph;
 use super::*;
@@ -16,11 +19,13 @@ use super::*;
 /// Links followed from one start before the full pass is run instead.
 const SHORT_CHAIN: u32 = 64;
 
-/// Per own type in the full pass.
+/// Per own type in the full pass: not reached yet, on the chain being followed, its
+/// chain ends outside a loop, it fails, its chain ends in a loop without meeting a PTR.
 const UNSEEN: u8 = 0;
 const ON_PATH: u8 = 1;
 const SAFE: u8 = 2;
 const FAILS: u8 = 3;
+const MOD_LOOP: u8 = 4;
 
 impl<'a, E: Rd> Validator<'a, E> {
     /// Whether own type `id` (of kind from `st`) is a PTR or modifier, and its type.
@@ -32,19 +37,19 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// The lowest own id failing R13 (`u32::MAX`: none).
     pub(super) fn ptr_loops(&self, g: &Graph) -> u32 {
         let st = &g.st[..];
+        // Any loop (one of modifiers alone fails R2 too), or a long chain: the full
+        // pass decides.
         let maybe = g.chains_up.iter().any(|&i| {
             let from = self.start_id + i;
             let mut cur = from;
-            let mut has_ptr = false;
             for _ in 0..SHORT_CHAIN {
-                has_ptr |= self.kind_in(st, cur) == k::PTR;
                 match self.chain_link(st, cur) {
-                    Some(next) if next == from => return has_ptr,
+                    Some(next) if next == from => return true,
                     Some(next) if next > from => cur = next,
                     _ => return false,
                 }
             }
-            true // a long chain: the full pass decides
+            true
         });
         if maybe {
             self.ptr_loops_all(st)
@@ -64,14 +69,14 @@ impl<'a, E: Rd> Validator<'a, E> {
             path.clear();
             // Follow the chain to a type already decided, one outside the chains, or
             // the path itself (a loop: it fails if it holds a PTR).
-            let end = loop {
+            let mut end = loop {
                 let rel = (cur.wrapping_sub(self.start_id)) as usize;
                 match state.get(rel) {
                     Some(&ON_PATH) => {
                         let at = path.iter().position(|&p| p == cur).unwrap_or(0);
                         let cycle = path.get(at..).unwrap_or(&[]);
                         let ptr = cycle.iter().any(|&p| self.kind_in(st, p) == k::PTR);
-                        break if ptr { FAILS } else { SAFE };
+                        break if ptr { FAILS } else { MOD_LOOP };
                     }
                     Some(&UNSEEN) => {}
                     Some(&decided) => break decided,
@@ -84,7 +89,12 @@ impl<'a, E: Rd> Validator<'a, E> {
                 path.push(cur);
                 cur = next;
             };
-            for &p in &path {
+            // Back along the path: a PTR before a loop of modifiers fails, and so does
+            // everything before it.
+            for &p in path.iter().rev() {
+                if end == MOD_LOOP && self.kind_in(st, p) == k::PTR {
+                    end = FAILS;
+                }
                 if let Some(s) = state.get_mut((p - self.start_id) as usize) {
                     *s = end;
                 }

@@ -1735,6 +1735,15 @@ fn resolve_r13_pointer_loops() {
             want
         );
     }
+    // Past a PTR, a loop of modifiers alone is met in the PTR's resolve too (phase 2
+    // rejects it at module level).
+    let btf = with(|b| {
+        b.t("", PTR, 0, false, N + 1);
+        b.t("a", TYPEDEF, 0, false, N + 2);
+        b.t("b", TYPEDEF, 0, false, N + 1);
+    });
+    let e = run(&btf, Level::Strict, false).unwrap_err();
+    assert_eq!((e.type_id(), e.to_string().starts_with("Loop detected")), (Some(N), true));
     // Loops through a STRUCT are fine (R2 is for loops by value).
     assert_eq!(
         check(&|b| {

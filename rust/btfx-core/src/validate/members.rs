@@ -122,6 +122,18 @@ pub(super) fn member_fail(kflag: bool, s: u32, w: u32, rb: u8, x: Ext) -> Option
     (s.wrapping_sub(w / 8) < size).then_some("Member exceeds struct_size")
 }
 
+/// The [`Ext`] of a record of raw `kind` with size/type word `w8` and first trailing word
+/// `data`, on its own: 0 for a modifier or ARRAY (whose size comes from what they reach)
+/// and for kinds without a size.
+fn record_ext(kind: u8, w8: u32, data: u32) -> Ext {
+    match kind {
+        k::INT => u64::from(w8) | u64::from(data) << 32,
+        k::PTR => 8,
+        k::STRUCT | k::UNION | k::ENUM | k::ENUM64 | k::FLOAT => u64::from(w8),
+        _ => 0,
+    }
+}
+
 /// An INT member's `nr_copy_bits` (`n` bits from bit `o`) within a struct of size `s`.
 #[inline(always)]
 fn copy_fits(s: u32, o: u32, n: u32) -> Option<&'static str> {
@@ -134,29 +146,16 @@ fn copy_fits(s: u32, o: u32, n: u32) -> Option<&'static str> {
 }
 
 impl<'a, E: Rd> Validator<'a, E> {
-    /// The [`Ext`] a decoded record gives on its own (0 for a modifier or ARRAY, whose
-    /// size comes from what they reach, and for kinds without a size).
+    /// The [`Ext`] a decoded record gives on its own ([`record_ext`]).
     pub(super) fn ext_record(&self, r: &super::meta::Rec) -> Ext {
-        match r.kind {
-            k::INT => u64::from(r.w8) | u64::from(E::u32(r.body, 0)) << 32,
-            k::PTR => 8,
-            k::STRUCT | k::UNION | k::ENUM | k::ENUM64 | k::FLOAT => u64::from(r.w8),
-            _ => 0,
-        }
+        record_ext(r.kind, r.w8, E::u32(r.body, 0))
     }
 
     /// The [`Ext`] of a type that has no by-value edges, or of any type as its record
-    /// alone says (0 for kinds without a size of their own).
+    /// alone says ([`record_ext`]).
     pub(super) fn ext_own_record(&self, id: u32) -> Ext {
         let Some((sec, o)) = self.rec(id) else { return 0 };
-        let kind = info::kind(E::u32(sec, o + 4)) as u8;
-        let w8 = E::u32(sec, o + 8);
-        match kind {
-            k::INT => u64::from(w8) | u64::from(E::u32(sec, o + 12)) << 32,
-            k::PTR => 8,
-            k::STRUCT | k::UNION | k::ENUM | k::ENUM64 | k::FLOAT => u64::from(w8),
-            _ => 0,
-        }
+        record_ext(info::kind(E::u32(sec, o + 4)) as u8, E::u32(sec, o + 8), E::u32(sec, o + 12))
     }
 
     /// The [`Ext`] of a base type (or of any id outside the own types): through

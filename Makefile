@@ -56,7 +56,8 @@ pip-deps:
 	$(PIP) install -q $(PIP_PACKAGES)
 
 corpus:
-	PYTHON=$(PYTHON) BTFX_CORPUS_KERNELS="$${BTFX_CORPUS_KERNELS:-6.1 6.12}" bash scripts/fetch-corpus.sh
+	PYTHON=$(PYTHON) BTFX_CORPUS_KERNELS="$${BTFX_CORPUS_KERNELS:-6.1 6.12}" \
+		bash scripts/fetch-corpus.sh "$${BTFX_CORPUS:-corpus}"
 
 # pip builds the extension in release mode (maturin backend, see pyproject.toml) and installs
 # btfx in editable mode: Python sources are used in place, the extension lands in python/btfx.

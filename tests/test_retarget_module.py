@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -319,7 +320,7 @@ def test_cli_retarget_and_ids(kernels, tmp_path, capsys):
     assert "FAILED" in capsys.readouterr().out
 
 
-def test_resign_with_the_kernels_sign_file(kernels, targets, tmp_path, fixture_kernels):
+def test_resign_with_the_kernels_sign_file(kernels, targets, tmp_path, fixture_kernels, capsys):
     """signature="resign": the retargeted module carries a new signature over its new
     bytes (openssl verifies it), compressed like the input."""
     sign_file = str(fixture_kernels["6.12"].sign_file)
@@ -332,6 +333,8 @@ def test_resign_with_the_kernels_sign_file(kernels, targets, tmp_path, fixture_k
         mod.ko, targets[new.name, old.name], out=out, signature="resign", sign_command=command
     )
     assert rep.resigned and rep.signature_stripped and rep.compression_out == "xz"
+    assert not any("stripped" in w for w in rep.warnings), rep.warnings
+    assert any("re-signed" in w for w in rep.warnings), rep.warnings
     elf, comp, trailer = _native.module_open(out.read_bytes())
     assert comp == "xz" and trailer is not None and trailer.endswith(SIG_MAGIC)
     signing.verify(trailer, elf, cert, tmp_path)
@@ -340,9 +343,12 @@ def test_resign_with_the_kernels_sign_file(kernels, targets, tmp_path, fixture_k
     rc = cli_main(
         ["retarget", str(mod.ko), "-B", str(old.vmlinux_btf), "--old-base",
          str(new.vmlinux_btf), "-o", str(tmp_path / "cli"), "--signature", "resign",
-         "--sign-command", " ".join(command), "-q"]
+         "--sign-command", " ".join(command)]
     )  # fmt: skip
     assert rc == 0
+    summary = capsys.readouterr().out
+    assert re.search(r"signatures stripped +0\n", summary), summary
+    assert re.search(r"signatures re-signed +1\n", summary), summary
     assert _native.module_open((tmp_path / "cli" / Path(mod.ko).name).read_bytes())[2]
     # a failing sign command is an error, and nothing is written
     with pytest.raises(BtfError, match="sign command failed"):

@@ -30,8 +30,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     btf = _load(args.file, args.base)
     out = sys.stdout.buffer
     if args.format == "json":
-        out.write(btf.dump("json").encode())
-        out.write(b"\n")
+        out.write(btf.dump("json").encode())  # ends with a newline, as bpftool's
     else:
         out.write(btf.dump_bytes())
     out.flush()
@@ -105,12 +104,29 @@ def cmd_equiv(args: argparse.Namespace) -> int:
     b_base = Btf.from_file(args.b_base) if args.b_base else None
     a = Btf.from_file(args.a, a_base)
     b = Btf.from_file(args.b, b_base)
-    res = equivalent(a, b, exact=args.exact)
+    id_map = None
+    if args.id_map:
+        with open(args.id_map, "rb") as f:
+            try:
+                value = json.load(f)
+            except ValueError as e:
+                raise BtfError(f"{args.id_map}: not JSON: {e}") from e
+        id_map = _id_map(value, args.id_map)
+    res = equivalent(a, b, exact=args.exact, id_map=id_map)
     if args.json:
         print(json.dumps({"equivalent": res.equivalent, "difference": res.difference}))
     else:
         print("equivalent" if res else f"different: {res.difference}")
     return 0 if res else 3
+
+
+def _id_map(value: object, path: str) -> List[int]:
+    """An id map as ``--id-map`` writes it: a JSON list of type ids."""
+    if not isinstance(value, list) or not all(
+        isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**32 for x in value
+    ):
+        raise BtfError(f"{path}: not an id map (a JSON list of type ids)")
+    return value
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -174,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pair types one-to-one (default: up to duplicates and FWD declarations, "
         "the equivalence libbpf's dedup applies)",
+    )
+    e.add_argument(
+        "--id-map",
+        help="pair A's own types with B's through this map (the JSON list rebase, detach "
+        "and retarget-btf write with --id-map): checks that B is a rebase of A",
     )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_equiv)

@@ -70,8 +70,15 @@ def _summary(results: List[RetargetResult], seconds: float) -> str:
         (".BTF_ids fixed", str(sum(1 for r in ok if r.report and r.report.btf_ids_fixed))),
         (
             "signatures stripped",
-            str(sum(1 for r in ok if r.report and r.report.signature_stripped)),
+            str(
+                sum(
+                    1
+                    for r in ok
+                    if r.report and r.report.signature_stripped and not r.report.resigned
+                )
+            ),
         ),
+        ("signatures re-signed", str(sum(1 for r in ok if r.report and r.report.resigned))),
         ("failed", str(len(failed))),
         ("time", f"{seconds:.2f} s ({len(results) / max(seconds, 1e-9):.0f} modules/s)"),
     ]
@@ -181,7 +188,9 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="also retarget the bundled example module (standalone BTF, kfuncs in .BTF_ids)",
     )
-    r.add_argument("-B", "--base", default=VMLINUX_PATH, help="target vmlinux BTF or ELF")
+    r.add_argument(
+        "-B", "--base", default=VMLINUX_PATH, help="target vmlinux BTF or ELF (default %(default)s)"
+    )
     r.add_argument("--old-base", help="the vmlinux the modules' split BTF was built against")
     r.add_argument("--mode", choices=["dedup", "shift"], default="dedup")
     r.add_argument("-o", "--output-dir", help="write outputs here (same names/relative paths)")

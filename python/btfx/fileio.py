@@ -22,8 +22,24 @@ def write_atomically(path: PathLike, data: bytes, like: Optional[PathLike] = Non
             f.write(data)
         if like is not None:
             shutil.copymode(like, tmp)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it (mkstemp: 0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask

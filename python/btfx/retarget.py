@@ -86,10 +86,22 @@ class RetargetResult:
         return self.error is None
 
 
+#: The core's warning when a changed module's signature is dropped.
+_STRIPPED = "module signature stripped (it no longer matches)"
+_RESIGNED = "module re-signed with the sign command"
+
+
 def _report(d: Dict[str, Any], **extra: Any) -> RetargetReport:
     d = dict(d, warnings=tuple(d["warnings"]))
     d.update(extra)
+    if d.get("resigned"):
+        d["warnings"] = _resigned_warnings(d["warnings"])
     return RetargetReport(**d)
+
+
+def _resigned_warnings(warnings: Tuple[str, ...]) -> Tuple[str, ...]:
+    """A re-signed module's warnings: its signature was stripped, then made anew."""
+    return tuple(_RESIGNED if w == _STRIPPED else w for w in warnings)
 
 
 def make_target(
@@ -290,5 +302,5 @@ def _resign_file(r: RetargetResult, sign_command: Sequence[str]) -> RetargetResu
         write_atomically(r.output, data, like=r.input)
     except (OSError, BtfError) as e:
         return RetargetResult(r.input, r.output, None, str(e), type(e).__name__)
-    rep = RetargetReport(**{**r.report.__dict__, "resigned": True, "bytes_out": len(data)})
+    rep = _report({**r.report.__dict__, "resigned": True, "bytes_out": len(data)})
     return RetargetResult(r.input, r.output, rep)

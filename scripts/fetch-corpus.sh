@@ -3,6 +3,7 @@
 #
 #   scripts/fetch-corpus.sh [DEST]            # DEST defaults to <repo>/corpus (git-ignored)
 #   BTFX_CORPUS_KERNELS="6.1 6.12" scripts/fetch-corpus.sh
+#   BTFX_CORPUS_BPF_PACKAGES="libxdp1 golang-github-cilium-ebpf-dev" scripts/fetch-corpus.sh  (default)
 #
 # For each kernel series (default: 6.1) it picks the newest Debian image package of that
 # series for amd64 known to apt (linux-image-6.1.0-<abi>-amd64-unsigned,
@@ -10,6 +11,10 @@
 # downloads it with `apt-get download` into a temporary directory (nothing is installed),
 # unpacks it with `dpkg-deb -x` into DEST/<kernel>/deb, and runs scripts/build_corpus.py,
 # which writes DEST/<kernel>/{vmlinux,vmlinux.btf,modules/,bpftool/,MANIFEST.json}.
+#
+# It also unpacks Debian packages that ship clang-built BPF objects (ELF with .BTF, as
+# compiled, before libbpf fixes up their DATASECs) into DEST/bpf-objects/<package>/, with
+# the package version in DEST/bpf-objects/<package>.version.
 #
 # Idempotent: a kernel whose MANIFEST.json matches the package version is skipped, so a
 # re-run with everything present only costs a few apt-cache look-ups.
@@ -21,6 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 dest=${1:-$repo/corpus}
 kernels=${BTFX_CORPUS_KERNELS:-6.1}
+bpf_packages=${BTFX_CORPUS_BPF_PACKAGES-libxdp1 golang-github-cilium-ebpf-dev}
 python=${PYTHON:-python3}
 
 mkdir -p "$dest"
@@ -104,5 +110,36 @@ for series in $kernels; do
         continue
     fi
     echo "  done: $(du -sh "$kdir" | cut -f1) in $(secs "$t0" "$(now)")s"
+done
+
+# BPF objects: each package unpacked whole (they are small); a package unknown to apt
+# keeps what an earlier run unpacked.
+for pkg in $bpf_packages; do
+    pdir=$dest/bpf-objects/$pkg
+    version=$(candidate_version "$pkg")
+    if [ -z "$version" ]; then
+        if [ -d "$pdir" ]; then
+            echo "== $pkg: no package known to apt; using existing $pdir"
+        else
+            echo "fetch-corpus: package $pkg not found (run apt-get update?)" >&2
+            status=1
+        fi
+        continue
+    fi
+    if [ -d "$pdir" ] && [ "$(cat "$pdir.version" 2>/dev/null)" = "$version" ]; then
+        echo "== $pkg $version: up to date"
+        continue
+    fi
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/btfx-corpus.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    apt_download "$tmp" "$pkg=$version"
+    rm -rf "$pdir" "$pdir.partial"
+    mkdir -p "$dest/bpf-objects"
+    dpkg-deb -x "$tmp"/*.deb "$pdir.partial"
+    mv "$pdir.partial" "$pdir"
+    echo "$version" >"$pdir.version"
+    rm -rf "$tmp"
+    trap - EXIT
+    echo "== $pkg $version: $(find "$pdir" -type f \( -name '*.o' -o -name '*.elf' \) | wc -l) BPF objects"
 done
 exit $status

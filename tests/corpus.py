@@ -160,3 +160,32 @@ def kernel_or_skip(k: Kernel | None) -> Kernel:
     if k is None:
         pytest.skip(SKIP_REASON)
     return k
+
+
+def bpf_objects() -> List[Path]:
+    """The BPF objects (ELF, clang-built) of the corpus's Debian packages, sorted: regular
+    ``*.o`` / ``*.elf`` files under ``bpf-objects/`` (symbolic links left out)."""
+    root = corpus_root() / "bpf-objects"
+    if not root.is_dir():
+        return []
+    found = [p for p in root.rglob("*") if p.suffix in (".o", ".elf")]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
+
+
+def bpf_object_params() -> List[Any]:
+    """``pytest.param`` per corpus BPF object (id: package/file name), for parametrizing.
+
+    With no BPF objects this is a single ``None`` param: pass it through
+    :func:`object_or_skip`.
+    """
+    objs = bpf_objects()
+    if not objs:
+        return [pytest.param(None, id="no-corpus")]
+    root = corpus_root() / "bpf-objects"
+    return [pytest.param(p, id=f"{p.relative_to(root).parts[0]}/{p.name}") for p in objs]
+
+
+def object_or_skip(p: Path | None) -> Path:
+    if p is None:
+        pytest.skip(SKIP_REASON)
+    return p

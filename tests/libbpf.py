@@ -9,7 +9,8 @@ Reusable by any test that wants libbpf's answer:
 * :func:`dedup_rebase` — ``btf__new_empty_split(base)`` + ``btf__add_btf`` +
   ``btf__dedup``: the libbpf counterpart of ``rebase(..., mode="dedup")``;
 * :func:`add_btf` — the same without dedup (ids shifted, strings re-interned);
-* :func:`dedup` — ``btf__dedup`` of a blob (optionally split on a base).
+* :func:`dedup` — ``btf__dedup`` of a blob (optionally split on a base);
+* :func:`object_btf` — a BPF object's BTF as ``bpf_object__open`` finalizes it.
 
 Every function takes and returns raw BTF bytes in the host byte order; the split results
 hold only the split part (``btf__raw_data`` of a split ``struct btf``).
@@ -66,6 +67,15 @@ def _load() -> ctypes.CDLL:
     lib.btf__raw_data.restype = vp
     lib.btf__free.argtypes = [vp]
     lib.btf__free.restype = None
+    lib.bpf_object__open.argtypes = [ctypes.c_char_p]
+    lib.bpf_object__open.restype = vp
+    lib.bpf_object__btf.argtypes = [vp]
+    lib.bpf_object__btf.restype = vp
+    lib.bpf_object__close.argtypes = [vp]
+    lib.bpf_object__close.restype = None
+    lib.libbpf_set_print.argtypes = [vp]
+    lib.libbpf_set_print.restype = vp
+    lib.libbpf_set_print(None)  # libbpf's warnings would go to the test's stderr
     lib.libbpf_major_version.restype = ctypes.c_uint32
     lib.libbpf_minor_version.restype = ctypes.c_uint32
     _LIB = lib
@@ -161,6 +171,22 @@ class LibbpfBtf:
             self.close()
         except Exception:
             pass
+
+
+def object_btf(path: str) -> bytes:
+    """The BTF of the BPF object at ``path`` as ``bpf_object__open`` leaves it, ready for
+    BPF_BTF_LOAD: each DATASEC's size and its variables' offsets filled in from the ELF
+    sections and symbols (libbpf's ``btf_finalize_data``). Raises :class:`LibbpfError`
+    when libbpf cannot open the object (e.g. another byte order than the host's)."""
+    lib = _load()
+    obj = _check_ptr(lib.bpf_object__open(os.fsencode(path)), "bpf_object__open")
+    try:
+        btf = _check_ptr(lib.bpf_object__btf(obj), "bpf_object__btf")
+        size = ctypes.c_uint32()
+        data = _check_ptr(lib.btf__raw_data(btf, ctypes.byref(size)), "btf__raw_data")
+        return ctypes.string_at(data, size.value)
+    finally:
+        lib.bpf_object__close(obj)
 
 
 def add_btf(standalone: bytes, base: bytes, dedup: bool = False) -> Tuple[bytes, int]:

@@ -9,8 +9,7 @@ trusted.  Errors are :class:`BtfValidationError` with ``type_id`` and ``kind`` s
 from __future__ import annotations
 
 import re
-from collections import deque
-from typing import TYPE_CHECKING, Deque, Dict, List
+from typing import TYPE_CHECKING
 
 from ..errors import BtfValidationError
 from ._layout import (
@@ -26,7 +25,6 @@ from ._layout import (
     FUNC_PROTO,
     FWD,
     INT,
-    LAYOUTS,
     MAX_ID,
     MAX_STR,
     MODIFIERS,
@@ -40,7 +38,7 @@ from ._layout import (
     VOLATILE,
 )
 from .parse import TypeRecord
-from .validate_members import array_overflows, member_rule, regular_int, type_size
+from .validate_resolve import ResolveFailure, Resolver
 
 if TYPE_CHECKING:
     from .btf import Btf
@@ -48,8 +46,6 @@ if TYPE_CHECKING:
 KSYM_NAME_LEN = 512
 _IDENT_RE = re.compile(rb"[A-Za-z_.][A-Za-z0-9_.]*")
 _SECTION_RE = re.compile(rb"[\x20-\x7e]+")
-SIZED_KINDS = frozenset({INT, PTR, ARRAY, STRUCT, UNION, ENUM, ENUM64, FLOAT})
-DECL_TAG_TARGETS = frozenset({STRUCT, UNION, FUNC, VAR, TYPEDEF})
 
 
 class _Fail(Exception):
@@ -172,13 +168,13 @@ class _MetaChecker:
             raise _Fail("Invalid name")
         size = t.size_type
         prev = 0
-        for name_off, mtype, moff in t.elems():
+        for j, (name_off, mtype, moff) in enumerate(t.elems()):
             if name_off >= self.str_end:
                 raise _Fail("Invalid member name_offset")
             if name_off and not is_ident(self.name(name_off)):
                 raise _Fail("Invalid name")
             if not mtype or mtype > MAX_ID:
-                raise _Fail("Invalid member type_id")
+                raise _Fail(f"member #{j}: Invalid type_id")
             bit_off = moff & 0xFFFFFF if t.kflag else moff
             if t.kind == UNION and bit_off:
                 raise _Fail("Invalid member bits_offset")
@@ -324,257 +320,12 @@ def _phase2_type_tags(btf: Btf) -> None:
 
 
 # ---------------------------------------------------------------- phase 3 (resolve)
-def _own_edges(btf: Btf, t: TypeRecord) -> List[int]:
-    """By-value edges of ``t`` that land on own types (void, base and dangling ids drop).
-    A FUNC_PROTO is never on the kernel's resolve stack (it needs no resolve): no edge
-    enters or leaves one."""
-    lay = LAYOUTS[t.kind]
-    assert lay is not None
-    if not lay.by_value or t.kind == FUNC_PROTO:
-        return []
-    lo, hi = btf.start_id, btf.last_id
-    out = []
-    for x in t.id_fields():
-        target = btf.type_by_id(x) if lo <= x <= hi else None
-        if target is not None and target.kind != FUNC_PROTO:
-            out.append(x)
-    return out
-
-
-def _reaches_cycle(btf: Btf) -> Dict[int, bool]:
-    """R2: which own types reach a cycle through by-value edges.
-
-    Peel types whose every edge leads to an already-peeled type (reverse topological
-    peeling); whatever can never be peeled reaches a cycle.
-    """
-    out_count: Dict[int, int] = {}
-    preds: Dict[int, List[int]] = {}
-    ready: Deque[int] = deque()
-    for t in btf.types:
-        edges = _own_edges(btf, t)
-        out_count[t.id] = len(edges)
-        for e in edges:
-            preds.setdefault(e, []).append(t.id)
-        if not edges:
-            ready.append(t.id)
-    while ready:
-        v = ready.popleft()
-        for p in preds.get(v, ()):
-            out_count[p] -= 1
-            if out_count[p] == 0:
-                ready.append(p)
-    return {tid: n > 0 for tid, n in out_count.items()}
-
-
-def _skip_modifiers(btf: Btf, type_id: int) -> TypeRecord | None:
-    """Follow modifiers from ``type_id``; None for void, dangling ids or a base loop."""
-    seen = set()
-    cur = btf.type_by_id(type_id) if type_id <= btf.last_id else None
-    while cur is not None and cur.kind in MODIFIERS:
-        if cur.id in seen:
-            return None
-        seen.add(cur.id)
-        nxt = cur.size_type
-        cur = btf.type_by_id(nxt) if nxt <= btf.last_id else None
-    return cur
-
-
 def _phase3_resolve(btf: Btf) -> None:
-    in_loop = _reaches_cycle(btf)
-    in_ptr_loop = _reaches_ptr_loop(btf)
-    last_id = btf.last_id
-    for t in btf.types:
-        if any(x > last_id for x in t.id_fields()):  # R1
-            raise _fail(t, _r1_message(btf, t, in_loop))
-        if in_loop[t.id] or t.id in in_ptr_loop:  # R2, R13
-            raise _fail(t, "Loop detected")
-        msg = _resolve_rules(btf, t, in_loop)
-        if msg is not None:
-            raise _fail(t, msg)
-
-
-def _reaches_ptr_loop(btf: Btf) -> set:
-    """R13: the kernel resolves a PTR following only PTRs and modifiers, so any loop met
-    after a PTR is "Loop detected".  The own PTRs and modifiers whose chain of types ends
-    in a loop and holds a PTR (on the way or in the loop) fail, and so do the VARs whose
-    type is one of them and the DECL_TAGs (on such a TYPEDEF or VAR) and DATASECs (with
-    such a VAR) that name one (a STRUCT or ARRAY stops at a PTR)."""
-
-    def link(type_id: int) -> TypeRecord | None:
-        t = btf.type_by_id(type_id) if btf.start_id <= type_id <= btf.last_id else None
-        return t if t is not None and (t.kind == PTR or t.kind in MODIFIERS) else None
-
-    # per chain member: "out" (ends outside a loop), "loop" (ends in a loop, no PTR met
-    # yet) or "fails"
-    verdict: Dict[int, str] = {}
-    for t in btf.types:
-        path: List[TypeRecord] = []
-        index: Dict[int, int] = {}
-        cur = link(t.id)
-        while cur is not None and cur.id not in verdict and cur.id not in index:
-            index[cur.id] = len(path)
-            path.append(cur)
-            cur = link(cur.size_type)
-        if cur is None:
-            end = "out"
-        elif cur.id in verdict:
-            end = verdict[cur.id]
-        else:  # back on the path: the loop is path[index[cur.id]:]
-            loop = path[index[cur.id] :]
-            end = "fails" if any(p.kind == PTR for p in loop) else "loop"
-        for p in reversed(path):
-            if end == "loop" and p.kind == PTR:
-                end = "fails"
-            verdict[p.id] = end
-    chains = {i for i, v in verdict.items() if v == "fails"}
-    variables = {t.id for t in btf.types if t.kind == VAR and t.size_type in chains}
-    out = chains | variables
-    for t in btf.types:
-        if t.kind == DECL_TAG:
-            target = btf.type_by_id(t.size_type) if 0 < t.size_type <= btf.last_id else None
-            if target is not None and target.kind in (TYPEDEF, VAR) and target.id in out:
-                out.add(t.id)
-        elif t.kind == DATASEC and any(v in variables for v, _, _ in t.elems()):
-            out.add(t.id)
-    return out
-
-
-def _r1_message(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str:
-    """R1's message: for STRUCT, UNION, ARRAY, FUNC_PROTO and DATASEC the kernel's resolve
-    checks meet an id past ``last_id`` as a bad member, element, index, parameter or
-    entry and word it so; for the others it is "Invalid type_id"."""
-    if t.kind in (STRUCT, UNION, ARRAY, FUNC_PROTO, DATASEC):
-        msg = _resolve_rules(btf, t, in_loop)
-        if msg is not None:
-            return msg
-    return "Invalid type_id"
-
-
-def _is_sized(btf: Btf, type_id: int) -> bool:
-    target = _skip_modifiers(btf, type_id)
-    return target is not None and target.kind in SIZED_KINDS
-
-
-def _resolve_rules(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str | None:
-    """R3-R12 for one type; returns the failure message or None."""
-    kind = t.kind
-    if kind in MODIFIERS or kind == PTR:  # R10 (btf_modifier_resolve, btf_ptr_resolve)
-        target = btf.type_by_id(t.size_type) if 0 < t.size_type <= btf.last_id else None
-        if target is not None and target.kind in (VAR, DATASEC, DECL_TAG):
-            return "Invalid type_id"
-    elif kind in (STRUCT, UNION):  # member by member: R3, then R11
-        for member in t.elems():
-            m = _skip_modifiers(btf, member[1])
-            if m is None or m.kind not in SIZED_KINDS:
-                return "Invalid member"
-            msg = member_rule(btf, t, member, m)
-            if msg is not None:
-                return msg
-    elif kind == ARRAY:  # btf_array_resolve checks the index first
-        elem, index, _ = t.fixed()
-        if not regular_int(_skip_modifiers(btf, index)):  # R4
-            return "Invalid index"
-        if not _is_sized(btf, elem):  # R3
-            return "Invalid elem"
-        target = _skip_modifiers(btf, elem)
-        if target is not None and target.kind == INT and not regular_int(target):  # R8
-            return "Invalid array of int"
-        if array_overflows(btf, t):  # R12
-            return "Array size overflows U32_MAX"
-    elif kind == VAR:
-        if not _is_sized(btf, t.size_type):  # R3 (btf_var_resolve's words)
-            return "Invalid type_id"
-    elif kind == FUNC:  # R5 (btf_func_check)
-        proto = btf.type_by_id(t.size_type)
-        if proto is None or proto.kind != FUNC_PROTO:
-            return "Invalid type_id"
-        for n, (name_off, ptype) in enumerate(proto.elems(), 1):
-            if not name_off and ptype:
-                return f"Invalid arg#{n}"
-    elif kind == FUNC_PROTO:  # R9 (btf_func_proto_check)
-        return _func_proto_rule(btf, t, in_loop)
-    elif kind == DATASEC:  # R6
-        return _datasec_rule(btf, t)
-    elif kind == DECL_TAG:  # R7
-        return _decl_tag_rule(btf, t)
-    return None
-
-
-def _func_proto_rule(btf: Btf, t: TypeRecord, in_loop: Dict[int, bool]) -> str | None:
-    """R9: the return type is void or sized; a last parameter of type void (varargs) has
-    no name; every other parameter has a sized type and no name or an identifier.  The
-    kernel resolves each type as it comes: at one that reaches a loop it stops (that
-    type fails on its own)."""
-
-    def stops(type_id: int) -> bool:
-        target = btf.type_by_id(type_id) if btf.start_id <= type_id <= btf.last_id else None
-        return (
-            in_loop.get(type_id, False)
-            and target is not None
-            and target.kind
-            not in (
-                VAR,
-                DATASEC,
-                DECL_TAG,
-            )
-        )
-
-    if t.size_type:
-        if stops(t.size_type):
-            return None
-        if not _is_sized(btf, t.size_type):
-            return "Invalid return type"
-    params = t.elems()
-    if params and params[-1][1] == 0:
-        if params[-1][0]:
-            return f"Invalid arg#{len(params)}"
-        params = params[:-1]
-    for n, (name_off, ptype) in enumerate(params, 1):
-        if name_off and not is_ident(btf.str_bytes(name_off)):
-            return f"Invalid arg#{n}"
-        if stops(ptype):
-            return None
-        if not _is_sized(btf, ptype):
-            return f"Invalid arg#{n}"
-    return None
-
-
-def _datasec_rule(btf: Btf, t: TypeRecord) -> str | None:
-    """R6: each entry a VAR of a sized type (an own VAR whose type is not fails on its
-    own, and the check stops there).  The kernel resolves a VAR it meets unresolved (an
-    own VAR with a higher id than the DATASEC, the first time) and resumes after its
-    entry without checking its size; the others' type is no larger than the entry."""
-    resolved_here = set()
-    for vtype, _, vsize in t.elems():
-        var = btf.type_by_id(vtype) if 0 < vtype <= btf.last_id else None
-        if var is None or var.kind != VAR:
-            return "Not a VAR kind member"
-        if not _is_sized(btf, var.size_type):
-            return None if vtype >= btf.start_id else "Invalid type"
-        if vtype > t.id and vtype not in resolved_here:
-            resolved_here.add(vtype)
-            continue
-        if vsize < type_size(btf, var.size_type):
-            return "Invalid size"
-    return None
-
-
-def _decl_tag_rule(btf: Btf, t: TypeRecord) -> str | None:
-    target = btf.type_by_id(t.size_type) if t.size_type else None
-    if target is None or target.kind not in DECL_TAG_TARGETS:
-        return "Invalid type_id"
-    component_idx = _s32(t.fixed()[0])
-    if component_idx == -1:
-        return None
-    if target.kind in (STRUCT, UNION):
-        limit = target.vlen
-    elif target.kind == FUNC:
-        # btf_decl_tag_resolve counts the entries of whatever the FUNC's type is; a FUNC
-        # whose type is not a FUNC_PROTO fails R5 on its own.
-        proto = btf.type_by_id(target.size_type)
-        limit = proto.vlen if proto is not None else 0
-    else:
-        return "Invalid component_idx"
-    if component_idx >= limit:
-        return "Invalid component_idx"
-    return None
+    """``btf_check_all_types``, step by step (:mod:`.validate_resolve`)."""
+    resolver = Resolver(btf, lambda off: is_ident(btf.str_bytes(off)))
+    try:
+        resolver.run()
+    except ResolveFailure as e:
+        t = btf.type_by_id(e.type_id)
+        assert t is not None
+        raise _fail(t, e.message) from None

@@ -1,10 +1,11 @@
-"""Sizes and the per-member checks of the resolve phase (docs/rules.md R6, R11, R12).
+"""Sizes of base types and the per-member checks of the resolve phase (docs/rules.md).
 
-``size`` is what the kernel's ``btf_type_id_size`` gives: the size word of an INT,
-STRUCT, UNION, ENUM, ENUM64 or FLOAT, 8 for a PTR (a 64-bit kernel), the element size
-times ``nelems`` for an ARRAY, through modifiers.  Each member of a STRUCT or UNION is
-then checked by the ``check_member`` (or, with kflag, ``check_kflag_member``) of the kind
-its type reaches.
+A size is what the kernel's ``btf_type_id_size`` gives: the size word of an INT, STRUCT,
+UNION, ENUM, ENUM64 or FLOAT, 8 for a PTR (a 64-bit kernel), the element size times
+``nelems`` for an ARRAY, through modifiers. Own types get theirs as the resolve pass
+goes (``validate_resolve``); a trusted base type's comes from its chain. Each member of a
+STRUCT or UNION is checked by the ``check_member`` (or, with kflag,
+``check_kflag_member``) of the kind its type reaches.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _times(factor: int, ext: Tuple[int, int]) -> Tuple[int, int]:
     return (total if total <= U32_MAX else 0), 0
 
 
-def _base_ext(btf: Btf, type_id: int) -> Tuple[int, int]:
+def base_ext(btf: Btf, type_id: int) -> Tuple[int, int]:
     """A base type's (size, INT word): at most BASE_LINKS links; more, or a partial
     product past u32, give (0, 0)."""
     factor = None
@@ -59,41 +60,6 @@ def _base_ext(btf: Btf, type_id: int) -> Tuple[int, int]:
         else:
             return _own_ext(t) if factor is None else _times(factor, _own_ext(t))
     return 0, 0
-
-
-def type_ext(btf: Btf, type_id: int) -> Tuple[int, int]:
-    """``btf_type_id_size``'s size of any type id (0 if it has none), and the INT's
-    encoding word when it reaches an INT through modifiers only.  An own ARRAY whose
-    size overflows u32 (R12) counts as 0; a modifier loop gives 0."""
-    factor = None
-    seen = set()
-    cur = type_id
-    while btf.start_id <= cur <= btf.last_id and cur not in seen:
-        seen.add(cur)
-        t = btf.type_by_id(cur)
-        assert t is not None
-        if t.kind in MODIFIERS:
-            cur = t.size_type
-        elif t.kind == ARRAY:
-            elem, _, nelems = t.fixed()
-            factor = (1 if factor is None else factor) * nelems
-            cur = elem
-        else:
-            return _own_ext(t) if factor is None else _times(factor, _own_ext(t))
-    if cur in seen or cur == 0 or cur > btf.last_id:
-        return 0, 0
-    ext = _base_ext(btf, cur)
-    return ext if factor is None else _times(factor, ext)
-
-
-def type_size(btf: Btf, type_id: int) -> int:
-    return type_ext(btf, type_id)[0]
-
-
-def array_overflows(btf: Btf, t: TypeRecord) -> bool:
-    """R12: ``nelems * size(elem)`` does not fit in u32."""
-    elem, _, nelems = t.fixed()
-    return nelems * type_size(btf, elem) > U32_MAX
 
 
 def regular_int(t: Optional[TypeRecord]) -> bool:
@@ -117,14 +83,13 @@ def _fits(struct_size: int, bit_off: int, nbits: int) -> Optional[str]:
     return None
 
 
-def member_rule(btf: Btf, s: TypeRecord, member: Tuple[int, ...], m: TypeRecord) -> Optional[str]:
-    """R11 for ``member`` (name, type, offset word) of ``s``, whose type reaches ``m``
-    (sized, modifiers skipped)."""
-    _, mtype, word = member
+def member_fail(s: TypeRecord, word: int, m: TypeRecord, size: int, data: int) -> Optional[str]:
+    """R11 for a member of ``s`` at offset word ``word`` whose type reaches ``m`` (sized,
+    modifiers skipped) of ``size`` bytes (``btf_type_id_size``) and, for an INT,
+    encoding word ``data``: ``check_member``, or ``check_kflag_member`` with kflag."""
     ssize = s.size_type
     kflag = bool(s.kflag)
     bitfield, bit_off = word >> 24, word & 0xFFFFFF
-    size, data = type_ext(btf, mtype)
     if m.kind == INT:
         bits = data & 0xFF
         if not kflag:  # btf_int_check_member

@@ -185,6 +185,9 @@ pub(super) struct Graph {
     /// modifier, in increasing order: where a loop of PTRs and modifiers (R13) would
     /// have to go up.
     pub(super) chains_up: Vec<u32>,
+    /// Some own PTR or modifier names a FUNC: whether the kernel accepts that depends on
+    /// its order of steps ([`super::exact`]).
+    pub(super) func_target: bool,
 }
 
 /// The finished own types below index `i`, as an edge from `i` sees them.
@@ -299,6 +302,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             clean_fail: None,
             unclean: Vec::new(),
             chains_up: Vec::new(),
+            func_target: false,
         };
         let sec = self.sec;
         let mut scratch = Vec::new();
@@ -324,6 +328,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 g.note_r1(start + i as u32, w8, last);
                 // R10: not a pointer to a VAR, DATASEC or DECL_TAG.
                 let tk = self.kind_in(&g.st, w8);
+                g.func_target |= tk == k::FUNC;
                 if is_source_only(tk) && g.clean_fail.is_none() {
                     self.check_clean(&mut g, i, k::PTR, &[]);
                 }
@@ -437,7 +442,9 @@ impl<'a, E: Rd> Validator<'a, E> {
             g.show_clean(i);
         }
         if kind == k::PTR || is_mod(kind) {
-            self.note_chain_up(g, i, r.w8, self.kind_of(r.w8));
+            let tk = self.kind_of(r.w8);
+            g.func_target |= tk == k::FUNC;
+            self.note_chain_up(g, i, r.w8, tk);
         }
         if matches!(kind, k::PTR | k::FWD) {
             g.note_r1(id, r.w8, self.last_id);
@@ -477,6 +484,7 @@ impl<'a, E: Rd> Validator<'a, E> {
     #[inline(always)]
     fn walk_mod(&self, g: &mut Graph, i: usize, kind: u8, target: u32) -> bool {
         let (clean, rb) = self.look(g, i, target);
+        g.func_target |= self.kind_in(&g.st, target) == k::FUNC;
         if target >= self.start_id + i as u32 && self.own(target) {
             // Itself or a later type: its kind, from its resolve byte if it has no edges.
             let tk = if clean { rb & RES_KIND } else { self.kind_of(target) };

@@ -3,9 +3,9 @@
 //! Phases: 0 (global limits), 1 (per-type meta, `btf_check_all_metas`), 2 (type-tag
 //! chains, `btf_check_type_tags`) and, at [`Level::Strict`] only, 3 (resolve,
 //! `btf_check_all_types`), reported in the kernel's order: 0, 1, 2 for module BTF
-//! (`btf_parse_module`), 0, 1, 3, 2 for user BTF (`btf_parse`). Within a phase the
-//! lowest failing own type id is reported. Base types of split BTF are trusted and never
-//! checked.
+//! (`btf_parse_module`), 0, 1, 3, 2 for user BTF (`btf_parse`). Phases 0-2 report the
+//! lowest failing own type id, phase 3 the kernel's first failure. Base types of split
+//! BTF are trusted and never checked.
 //!
 //! Phase 1 ([`meta`]) checks each record on its own, after a quick accept of the most
 //! common kinds ([`quick_meta`]); it also lists the modifiers whose chains phase 2
@@ -15,12 +15,16 @@
 //! edges all lead to finished lower ids (most of kernel BTF), and keeps a flat array of
 //! by-value edges for the rest. Phase 3 ([`resolve`]) then works on those arrays and
 //! that rest only, on the walk's thread. Nothing recurses: phase 3 is one iterative
-//! depth-first search, linear in the number of edges. Identifier names are looked up in
+//! depth-first search, linear in the number of edges. It reports the lowest failing
+//! id; when there is one (or a PTR or modifier names a FUNC, or phase 1 found a bad
+//! parameter name), phase 3 runs again step by step in the kernel's order ([`exact`]),
+//! which settles what fails first, or that nothing does. Identifier names are looked up in
 //! a bitmap of the own string section built in one linear pass ([`idents`]), others are
 //! checked 16 bytes at a time ([`names`]). For large inputs at module level, phase 1
 //! and the bitmap run on two threads ([`threads`]).
 
 mod base_chains;
+mod exact;
 mod graph;
 mod idents;
 mod members;
@@ -318,32 +322,24 @@ impl<'a, E: Rd> Validator<'a, E> {
             let mut g = this.graph_walk();
             let resolved = this.phase3(&mut g);
             members::give_back(std::mem::take(&mut g.ext));
-            resolved
+            (resolved, g.func_target)
         };
-        let ((failed, failed2, bad_name), resolved) = if threads::split(n, self.threads) {
-            let (f, resolved) = threads::join2(phases12, phase3);
-            (f, resolved.unwrap_or_else(|| Err(self.err(self.start_id, "internal error"))))
-        } else {
-            let f = phases12();
-            let pass = f.0.is_none();
-            (f, if pass { phase3() } else { Ok(()) })
-        };
+        let ((failed, failed2, bad_name), (resolved, func_target)) =
+            if threads::split(n, self.threads) {
+                let (f, r) = threads::join2(phases12, phase3);
+                (f, r.unwrap_or_else(|| (Err(self.err(self.start_id, "internal error")), false)))
+            } else {
+                let f = phases12();
+                let pass = f.0.is_none();
+                (f, if pass { phase3() } else { (Ok(()), false) })
+            };
         self.phase1_result(failed)?;
-        self.with_param_names(resolved, bad_name)?;
-        self.phase1_result(failed2)
-    }
-
-    /// Phase 3's result with R9's parameter names (found on phase 1's thread, which
-    /// holds the identifier map) added: the FUNC_PROTO whose names fail is reported
-    /// unless phase 3 failed at it or below. (At it, phase 3 checked its names too, in
-    /// the kernel's order.)
-    fn with_param_names(&self, resolved: Result<()>, bad_name: meta::BadParamName) -> Result<()> {
-        let Some((i, j)) = bad_name else { return resolved };
-        let id = self.start_id + i;
-        match resolved {
-            Err(e) if e.type_id().is_some_and(|failed| failed <= id) => Err(e),
-            _ => Err(self.err(id, format!("Invalid arg#{}", j + 1))),
+        if resolved.is_err() || bad_name.is_some() || func_target {
+            // Which type fails first, with what message, or whether the kernel accepts
+            // after all, is settled by its order of steps ([`exact`]).
+            self.phase3_exact()?;
         }
+        self.phase1_result(failed2)
     }
 
     /// Builds the identifier map (once) on at most `threads` threads.

@@ -1,5 +1,7 @@
 //! Phase 3: `btf_check_all_types` / `btf_resolve` and the per-kind `*_resolve` +
-//! `btf_func_check`, for the types the graph walk ([`super::graph`]) could not finish.
+//! `btf_func_check`, for the types the graph walk ([`super::graph`]) could not finish,
+//! as rules (docs/rules.md R1-R13) reporting the lowest failing id. A failure here is
+//! settled by [`super::exact`], which follows the kernel's order.
 //!
 //! Resolve bytes ([`Graph::res`]): for a non-modifier, its raw kind plus
 //! [`RES_FLAG`](super::graph::RES_FLAG); for a modifier, [`RES_VIA_MOD`] plus the
@@ -338,11 +340,10 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// R6 (`btf_datasec_resolve`) for own DATASEC `id` with entries `es`: each a VAR of
     /// a sized type ("Invalid type": only a base VAR gets here, an own one fails R3
-    /// itself); when that VAR was resolved before (a base VAR, a lower id, or one an
-    /// earlier entry named: the kernel resumes after the entry whose VAR it had to
-    /// resolve first, without checking it), that type no larger than the entry.
+    /// itself), that type no larger than the entry. Stricter than the kernel, which
+    /// skips the size of an entry whose VAR it resolves on the spot: a failure here
+    /// sends the input to `super::exact`.
     fn datasec_check(&self, st: &[u8], res: &[u8], ext: &[Ext], id: u32, es: &[u32]) -> Msg {
-        let mut later_seen = std::collections::HashSet::new();
         for (j, &v) in es.iter().enumerate() {
             if self.kind_in(st, v) != k::VAR {
                 return Some(format!("secinfo #{j}: Not a VAR kind member"));
@@ -357,9 +358,8 @@ impl<'a, E: Rd> Validator<'a, E> {
                     Some(format!("secinfo #{j}: Invalid type"))
                 };
             }
-            if v > id && later_seen.insert(v) {
-                continue; // resolved here: the entry goes unchecked
-            }
+            // (The kernel skips this for a VAR it resolves on the spot; which it does
+            // depends on its order, so a failure here is settled by `super::exact`.)
             if self.word_of(id, 12 + 12 * j + 8) < ext_size(self.ext_in(ext, t)) {
                 return Some(format!("secinfo #{j}: Invalid size"));
             }

@@ -404,7 +404,9 @@ def _base_with_long_chains() -> btfgen.Model:
 
 
 @pytest.mark.parametrize("target", [2, 150, 301, 302, 303, 304, 305])
-@pytest.mark.parametrize("user", ["typedef", "member", "ptr_member", "array_index"])
+@pytest.mark.parametrize(
+    "user", ["typedef", "member", "ptr_member", "array_index", "array_index_later_bad"]
+)
 def test_split_on_long_base_chains(target, user):
     """Split types that use base types at the head, middle and end of a long chain, on a
     loop and its lead-in: both backends give the same outcome at every level, the one
@@ -422,6 +424,13 @@ def test_split_on_long_base_chains(target, user):
             btfgen.T(btfgen.STRUCT, "s", 8, data=[("m", 306, 0)]),
         ],
         "array_index": [btfgen.T(btfgen.ARRAY, None, 0, data=[(1, target, 2)])],
+        # a later failure sends strict validation through the exact pass, which must
+        # read the chain as the fast pass does
+        "array_index_later_bad": [
+            btfgen.T(btfgen.ARRAY, None, 0, data=[(1, target, 2)]),
+            btfgen.T(btfgen.VAR, "v", 1, data=[0]),
+            btfgen.T(btfgen.TYPEDEF, "t", 307),
+        ],
     }[user]
     split = btfgen.serialize(
         btfgen.Model(own, start_id=306, start_str_off=start_str_off, strings=tab)
@@ -432,8 +441,68 @@ def test_split_on_long_base_chains(target, user):
     # A member needs a sized type and an array index a regular int: through the chain
     # both get int [1]; a loop never ends in either. Typedefs and pointers need neither.
     in_loop = target > 301
-    fails = user in ("member", "array_index") and in_loop
+    fails = user in ("member", "array_index", "array_index_later_bad") and in_loop
     want = {key: OK for key in native_out}
     if fails:
         want["strict", False] = want["strict", True] = (V, 306)
+    elif user == "array_index_later_bad":  # the TYPEDEF of a VAR
+        want["strict", False] = want["strict", True] = (V, 308)
     assert native_out == want
+
+
+# ---------------------------------------------------------------------------------------------
+# split BTF on base FUNCs, FWDs and modifier chains (strict: the exact resolve pass)
+
+
+def _base_with_funcs() -> btfgen.Model:
+    """[1] int, [2] FUNC_PROTO int(void), [3] FUNC bf, [4] TYPEDEF of [3], [5] FWD foo,
+    [6] TYPEDEF of [5]."""
+    return btfgen.Model(
+        [
+            _INT,
+            btfgen.T(btfgen.FUNC_PROTO, None, 1),
+            btfgen.T(btfgen.FUNC, "bf", 2),
+            btfgen.T(btfgen.TYPEDEF, "bf_t", 3),
+            btfgen.T(btfgen.FWD, "foo"),
+            btfgen.T(btfgen.TYPEDEF, "foo_t", 5),
+        ]
+    )
+
+
+T_ = btfgen.T
+SPLIT_ON_FUNCS = {
+    # a base FUNC, resolved, stands for its FUNC_PROTO: a PTR or modifier may name it,
+    # directly or through base modifiers (a 6.18 kernel accepts each, base and split
+    # joined into one blob)
+    "ptr_func": ([T_(btfgen.PTR, None, 3)], OK),
+    "ptr_typedef_func": ([T_(btfgen.PTR, None, 4)], OK),
+    "const_typedef_func": ([T_(btfgen.CONST, None, 4)], OK),
+    # an own modifier on a base modifier of a FWD resolves to the FWD: a PTR may name it
+    "ptr_typedef_fwd": ([T_(btfgen.TYPEDEF, "t", 6), T_(btfgen.PTR, None, 7)], OK),
+    "with_trigger": (
+        [T_(btfgen.TYPEDEF, "t", 6), T_(btfgen.PTR, None, 7), T_(btfgen.PTR, None, 3)],
+        OK,
+    ),
+    # ... but a member may not: the STRUCT fails ("Invalid member"), not the CONST
+    "member_typedef_fwd": (
+        [T_(btfgen.CONST, None, 6), T_(btfgen.STRUCT, "s", 4, data=[("m", 7, 0)])],
+        (V, 8),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_ON_FUNCS))
+def test_split_on_base_funcs(case):
+    own, want = SPLIT_ON_FUNCS[case]
+    base_model = _base_with_funcs()
+    base = btfgen.serialize(base_model)
+    start_str_off = btfgen.str_len_of(base_model)
+    tab = btfgen.StrTab(start_str_off)
+    split = btfgen.serialize(
+        btfgen.Model(own, start_id=7, start_str_off=start_str_off, strings=tab)
+    )
+    native, ref = _both()
+    native_out, ref_out = _outcomes(native, split, base), _outcomes(ref, split, base)
+    assert native_out == ref_out
+    assert native_out["strict", False] == want
+    assert native_out["module", False] == OK

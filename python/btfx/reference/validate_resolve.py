@@ -78,7 +78,19 @@ class _Abort(Exception):
     """``env_stack_push`` failed: -EEXIST (met again: a loop)."""
 
 
-Sized = Tuple["TypeRecord", int, int]  # the type reached, its id, its size
+# What ``btf_type_id_size`` gives: the type reached, its id, its size, and an INT's
+# encoding word (0 for other kinds)
+Sized = Tuple["TypeRecord", int, int, int]
+
+
+class _ProtoOf:
+    """A base FUNC as a resolved type: it stands for its FUNC_PROTO (the base is trusted
+    to have passed ``btf_func_check``)."""
+
+    kind = FUNC_PROTO
+
+    def __init__(self, func_id: int) -> None:
+        self.id = func_id
 
 
 class Resolver:
@@ -118,16 +130,25 @@ class Resolver:
 
     def resolved_target(self, type_id: int) -> Tuple[Any, int]:
         """``btf_type_id_resolve``: the type a resolved type stands for (a base type:
-        where its modifiers lead)."""
+        see ``_base_target``)."""
+        rid = type_id
         if self.own(type_id):
             rid = self.resolved_id[type_id - self.btf.start_id]
-            return self.type_of(rid), rid
+        if 0 < rid < self.btf.start_id:
+            return self._base_target(rid)
+        return self.type_of(rid), rid
+
+    def _base_target(self, type_id: int) -> Tuple[Any, int]:
+        """What base type ``type_id`` stands for, resolved: where its modifiers lead; a
+        loop of them leads nowhere, as void does, and a FUNC stands for its FUNC_PROTO."""
         cur, seen = self.type_of(type_id), set()
         while cur is not None and cur is not VOID and cur.kind in MODIFIERS:
-            if cur.id in seen:  # a loop never ends: it leads nowhere, as void does
+            if cur.id in seen:
                 return VOID, 0
             seen.add(cur.id)
             cur = self.type_of(cur.size_type)
+        if cur is not None and cur is not VOID and cur.kind == FUNC:
+            return _ProtoOf(cur.id), cur.id
         return cur, (cur.id if cur is not None else type_id)
 
     def id_size(self, type_id: int) -> Optional[Sized]:
@@ -153,15 +174,16 @@ class Resolver:
 
     def _own_size(self, t) -> Optional[Sized]:
         if t.kind in _SIZE_WORD:
-            return t, t.id, t.size_type
+            return t, t.id, t.size_type, (t.fixed()[0] if t.kind == INT else 0)
         if t.kind == ARRAY:
-            return t, t.id, self.resolved_size[t.id - self.btf.start_id]
+            return t, t.id, self.resolved_size[t.id - self.btf.start_id], 0
         if t.kind == PTR:
-            return t, t.id, PTR_SIZE
+            return t, t.id, PTR_SIZE, 0
         return None
 
     def _base_size(self, type_id: int) -> Optional[Sized]:
-        """A trusted base type: the type its modifiers lead to, and its chain's size."""
+        """A trusted base type: the type its modifiers lead to, and its chain's size and
+        INT encoding (at most 64 links: ``base_ext``)."""
         cur = self.btf.type_by_id(type_id)
         seen = set()
         while cur is not None and cur.kind in MODIFIERS and cur.id not in seen:
@@ -171,7 +193,7 @@ class Resolver:
             return None
         if cur.kind not in _SIZE_WORD and cur.kind not in (ARRAY, PTR):
             return None
-        return cur, cur.id, base_ext(self.btf, type_id)[0]
+        return (cur, cur.id, *base_ext(self.btf, type_id))
 
     # ------------------------------------------------------------------ the stack
     def push(self, t, type_id: int) -> None:
@@ -298,8 +320,7 @@ class Resolver:
         sized = self.id_size(member[1])
         if sized is None:  # a modifier that leads to nothing sized
             raise ResolveFailure(t.id, f"member #{j}: Invalid member")
-        target, _, size = sized
-        data = target.fixed()[0] if target.kind == INT else 0
+        target, _, size, data = sized
         msg = member_fail(t, member[2], target, size, data)
         if msg is not None:
             raise ResolveFailure(t.id, f"member #{j}: {msg}")
@@ -316,7 +337,7 @@ class Resolver:
         sized = self.part(t, elem, "Invalid elem")
         if sized is None:
             return
-        target, eid, esize = sized
+        target, eid, esize, _ = sized
         if target.kind == INT and not regular_int(target):
             raise ResolveFailure(t.id, "Invalid array of int")
         if nelems and esize > U32_MAX // nelems:

@@ -9,7 +9,7 @@
 //! after `start_id` links (at most the base's size) when it loops; the table gives the
 //! type where that walk would have stopped, so both ways give the same byte.
 
-use super::graph::{RES_FLAG, RES_VIA_MOD};
+use super::graph::{proto_args_bad, proto_params, RES_FLAG, RES_VIA_MOD};
 use super::*;
 
 /// Links followed on the spot before the table is used.
@@ -45,10 +45,25 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// The resolve byte of reaching `cur` (`via`: through at least one modifier).
     pub(super) fn res_at(&self, cur: u32, via: u8) -> u8 {
         let kind = self.kind_of(cur);
-        if kind == k::INT && self.regular_int(cur) {
-            kind | RES_FLAG | via
-        } else {
-            kind | via
+        let flag = match kind {
+            k::INT => self.regular_int(cur),
+            k::FUNC_PROTO => self.base_proto_named(cur),
+            _ => false,
+        };
+        kind | via | if flag { RES_FLAG } else { 0 }
+    }
+
+    /// R5 for the FUNC_PROTO `id` (a base type here): every parameter with a type has a
+    /// name. Asked once per prototype: a base may have a prototype with thousands of
+    /// parameters and many FUNCs on it.
+    pub(super) fn base_proto_named(&self, id: u32) -> bool {
+        let named = || {
+            let params = self.rec(id).map_or(&[][..], |(sec, o)| proto_params::<E>(sec, o));
+            proto_args_bad::<E>(params).is_none()
+        };
+        match self.base_protos.lock() {
+            Ok(mut cache) => *cache.entry(id).or_insert_with(named),
+            Err(_) => named(),
         }
     }
 

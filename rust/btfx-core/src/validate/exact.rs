@@ -207,13 +207,25 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
     /// `btf_type_id_resolve`: what a resolved type stands for (a base type: where its
     /// modifiers lead), as (kind, id); kind `None` past the last id.
     fn resolved_target(&mut self, id: u32) -> (Option<u8>, u32) {
-        if let Some(i) = self.own_index(id) {
-            let r = self.rid.get(i).copied().unwrap_or(0);
-            return (self.kind(r), r);
+        let r = match self.own_index(id) {
+            Some(i) => self.rid.get(i).copied().unwrap_or(0),
+            None => id,
+        };
+        if r != 0 && r < self.v.start_id {
+            return (Some(self.base_target(r)), r);
         }
-        // A base loop of modifiers never ends: it leads nowhere, as void does.
-        let kind = self.v.walk_res(id) & RES_KIND;
-        (Some(if is_mod(kind) { K_NONE } else { kind }), id)
+        (self.kind(r), r)
+    }
+
+    /// What base type `id` stands for, resolved: the kind its modifiers lead to; a
+    /// loop of them leads nowhere, as void does, and a FUNC stands for its FUNC_PROTO
+    /// (the base is trusted to have passed `btf_func_check`).
+    fn base_target(&self, id: u32) -> u8 {
+        match self.v.walk_res(id) & RES_KIND {
+            kind if is_mod(kind) => K_NONE,
+            k::FUNC => k::FUNC_PROTO,
+            kind => kind,
+        }
     }
 
     /// `btf_type_id_size`: the sized type `id` stands for (through one resolved modifier
@@ -261,15 +273,16 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
     }
 
     /// The resolve byte and [`Ext`] a member check needs for a sized type.
+    /// A base type's: the resolve byte of its chain's end (a regular INT flagged) and
+    /// its [`Ext`] (size and INT encoding, from at most 64 links).
     fn member_view(&self, s: Sized) -> (u8, Ext) {
+        if s.id != 0 && s.id < self.v.start_id {
+            return (self.v.walk_res(s.id) & (RES_KIND | RES_FLAG), self.v.ext_base(s.id));
+        }
         let mut rb = s.kind;
         let mut x = u64::from(s.size);
         if s.kind == k::INT {
-            let data = if s.id < self.v.start_id {
-                (self.v.ext_base(s.id) >> 32) as u32
-            } else {
-                self.v.word_of(s.id, 12)
-            };
+            let data = self.v.word_of(s.id, 12);
             x |= u64::from(data) << 32;
             if int_is_regular(data) {
                 rb |= RES_FLAG;
@@ -631,7 +644,9 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
             return Err(Step::Fail(fail_at(id, "Invalid type_id")));
         }
         let i = proto.wrapping_sub(self.v.start_id) as usize;
-        if self.st.get(i).is_some_and(|s| s & ARGS_NAMED != 0) {
+        if self.st.get(i).is_some_and(|s| s & ARGS_NAMED != 0)
+            || (proto < self.v.start_id && self.v.base_proto_named(proto))
+        {
             return Ok(());
         }
         let Some((sec, o)) = self.v.rec(proto) else {

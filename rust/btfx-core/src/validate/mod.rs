@@ -179,6 +179,9 @@ struct Validator<'a, E: Rd> {
     threads: usize,
     /// Resolve bytes of all base ids, built once a base chain is long ([`base_chains`]).
     base_res: OnceLock<Vec<u8>>,
+    /// Whether a base FUNC_PROTO's parameters with a type all have names (R5), by id,
+    /// once asked: a FUNC on it is then checked without scanning them again.
+    base_protos: std::sync::Mutex<std::collections::HashMap<u32, bool>>,
     _e: std::marker::PhantomData<E>,
 }
 
@@ -196,6 +199,7 @@ impl<'a, E: Rd> Validator<'a, E> {
             idents: OnceLock::new(),
             threads,
             base_res: OnceLock::new(),
+            base_protos: Default::default(),
             _e: std::marker::PhantomData,
         }
     }

@@ -139,17 +139,23 @@ class Resolver:
         return self.type_of(rid), rid
 
     def _base_target(self, type_id: int) -> Tuple[Any, int]:
-        """What base type ``type_id`` stands for, resolved: where its modifiers lead; a
-        loop of them leads nowhere, as void does, and a FUNC stands for its FUNC_PROTO."""
+        """What base type ``type_id`` stands for, resolved: where its modifiers lead
+        (``_base_end``), a FUNC standing for its FUNC_PROTO."""
+        end = self._base_end(type_id)
+        if end is not None and end is not VOID and end.kind == FUNC:
+            return _ProtoOf(end.id), end.id
+        return end, (end.id if end is not None else type_id)
+
+    def _base_end(self, type_id: int) -> Any:
+        """Where the modifiers from base type ``type_id`` lead: a type, VOID (also for a
+        loop of them, which leads nowhere) or None (past the last id)."""
         cur, seen = self.type_of(type_id), set()
         while cur is not None and cur is not VOID and cur.kind in MODIFIERS:
             if cur.id in seen:
-                return VOID, 0
+                return VOID
             seen.add(cur.id)
             cur = self.type_of(cur.size_type)
-        if cur is not None and cur is not VOID and cur.kind == FUNC:
-            return _ProtoOf(cur.id), cur.id
-        return cur, (cur.id if cur is not None else type_id)
+        return cur
 
     def id_size(self, type_id: int) -> Optional[Sized]:
         """``btf_type_id_size``: the sized type ``type_id`` stands for (through one
@@ -184,16 +190,10 @@ class Resolver:
     def _base_size(self, type_id: int) -> Optional[Sized]:
         """A trusted base type: the type its modifiers lead to, and its chain's size and
         INT encoding (at most 64 links: ``base_ext``)."""
-        cur = self.btf.type_by_id(type_id)
-        seen = set()
-        while cur is not None and cur.kind in MODIFIERS and cur.id not in seen:
-            seen.add(cur.id)
-            cur = self.btf.type_by_id(cur.size_type) if 0 < cur.size_type else None
-        if cur is None or cur.kind in MODIFIERS or cur.kind in _NO_SIZE:
+        end = self._base_end(type_id)
+        if end is None or end is VOID or end.kind not in _SIZE_WORD | {ARRAY, PTR}:
             return None
-        if cur.kind not in _SIZE_WORD and cur.kind not in (ARRAY, PTR):
-            return None
-        return (cur, cur.id, *base_ext(self.btf, type_id))
+        return (end, end.id, *base_ext(self.btf, type_id))
 
     # ------------------------------------------------------------------ the stack
     def push(self, t, type_id: int) -> None:

@@ -21,7 +21,7 @@
 //! DATASEC resumes after the member it pushed, and the stack holds each type at most
 //! once.
 
-use super::graph::{int_is_regular, proto_params, RES_FLAG, RES_KIND};
+use super::graph::{int_is_regular, proto_args_bad, proto_params, r9_params, RES_FLAG, RES_KIND};
 use super::members::{ext_size, member_fail, Ext};
 use super::*;
 
@@ -140,10 +140,8 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
         let head = self.v.sec.get(off + 4..).and_then(|b| b.first_chunk::<8>());
         let (inf, w8) = head.map_or((0, 0), |h| (E::at(h, 0), E::at(h, 1)));
         let kind = info::kind(inf) as u8 & ST_KIND;
-        let named = kind == k::FUNC_PROTO && {
-            let params = proto_params::<E>(self.v.sec, off);
-            !params.chunks_exact(8).any(|p| E::u32(p, 0) == 0 && E::u32(p, 4) != 0)
-        };
+        let named = kind == k::FUNC_PROTO
+            && proto_args_bad::<E>(proto_params::<E>(self.v.sec, off)).is_none();
         if let (Some(s), Some(z)) = (self.st.get_mut(i), self.rsize.get_mut(i)) {
             if *s & ST_KIND == 0 {
                 *s |= kind | if named { ARGS_NAMED } else { 0 };
@@ -371,19 +369,12 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
                 _ => return Err(fail_at(id, "Invalid return type")),
             }
         }
-        let params = proto_params::<E>(sec, o);
-        let mut n = params.len() / 8;
-        if let Some(last) = params.get(8 * n.saturating_sub(1)..).and_then(|p| p.first_chunk::<8>())
-        {
-            if n > 0 && E::at(last, 1) == 0 {
-                if E::at(last, 0) != 0 {
-                    return Err(fail_at(id, format!("Invalid arg#{n}")));
-                }
-                n -= 1;
-            }
-        }
-        for j in 0..n {
-            let Some(p) = params.get(8 * j..).and_then(|p| p.first_chunk::<8>()) else { break };
+        // A trailing void parameter (varargs) must be unnamed, and is not checked further.
+        let params = match r9_params::<E>(proto_params::<E>(sec, o)) {
+            Ok(params) => params,
+            Err(n) => return Err(fail_at(id, format!("Invalid arg#{n}"))),
+        };
+        for (j, p) in super::meta::chunks::<8>(params).enumerate() {
             let (name, ty) = (E::at(p, 0), E::at(p, 1));
             let bad = || fail_at(id, format!("Invalid arg#{}", j + 1));
             let kind = match self.kind(ty) {
@@ -652,9 +643,7 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
         let Some((sec, o)) = self.v.rec(proto) else {
             return Err(Step::Fail(fail_at(id, "Invalid type_id")));
         };
-        let params = proto_params::<E>(sec, o);
-        let bad = params.chunks_exact(8).position(|p| E::u32(p, 0) == 0 && E::u32(p, 4) != 0);
-        match bad {
+        match proto_args_bad::<E>(proto_params::<E>(sec, o)) {
             Some(j) => Err(Step::Fail(fail_at(id, format!("Invalid arg#{}", j + 1)))),
             None => Ok(()),
         }

@@ -733,7 +733,7 @@ pub(super) fn proto_params<E: Rd>(sec: &[u8], off: usize) -> &[u8] {
 
 /// R9's parameters (`btf_func_proto_check`): all but a trailing void one (varargs), which
 /// must have no name (`Err(n)`: the last of `n` parameters is void and named).
-fn r9_params<E: Rd>(params: &[u8]) -> Result<&[u8], usize> {
+pub(super) fn r9_params<E: Rd>(params: &[u8]) -> Result<&[u8], usize> {
     let n = params.len() / 8;
     match chunks::<8>(params).last() {
         Some(last) if E::at(last, 1) == 0 && E::at(last, 0) != 0 => Err(n),

@@ -379,6 +379,53 @@ def _r13_mutation(draw, m: Model) -> int:
     return nid
 
 
+def _deep_mutation(draw, m: Model) -> int:
+    """A search that needs more than the kernel's 32 stack entries (``env_stack_push``:
+    "Exceeded max resolving depth:32", on the search's root). A head names the first of
+    ``k`` links, each naming the next and the last a regular int; the links' ids go down
+    (only the head names a later type: what the native bound must catch) or up. The
+    head: a STRUCT (links STRUCT/UNION/ARRAY/modifiers), a VAR (those or PTRs and
+    modifiers), a DATASEC of a VAR (one entry more), or a FUNC_PROTO whose parameter the
+    kernel resolves at its turn from an empty stack (the first link is the root)."""
+    target = _any_int(m)
+    nid = m.last_id + 1
+    head = draw(st.sampled_from(["struct", "var", "datasec", "proto"]))
+    by_value = head == "struct" or (head != "proto" and draw(st.booleans()))
+    kinds = [STRUCT, UNION, ARRAY, TYPEDEF, CONST] if by_value else [PTR, TYPEDEF, CONST]
+    kinds += [VOLATILE, RESTRICT]
+    heads = 2 if head == "datasec" else 1
+    # Stack entries: the head types, then the links (the FUNC_PROTO is never pushed).
+    k = {"struct": 32, "var": 32, "datasec": 31, "proto": 33}[head] + draw(st.integers(0, 6))
+    down = draw(st.booleans())
+    first = nid + heads  # the lowest link id
+    ids = [first + (k - 1 - j if down else j) for j in range(k)]  # ids[j]: link j
+    links: List[T | None] = [None] * k
+    size = 64  # every STRUCT and UNION: room for any link below it (an int is <= 16)
+    for j in range(k):
+        nxt = ids[j + 1] if j + 1 < k else target
+        kind = draw(st.sampled_from(kinds))
+        if j % 16 == 15:  # no run of 32 modifiers (phase 2 would reject it)
+            kind = STRUCT if by_value else PTR
+        if kind in (STRUCT, UNION):
+            t = T(kind, draw(idents), size, data=[(draw(idents), nxt, 0)])
+        elif kind == ARRAY:
+            t = T(ARRAY, None, 0, data=[(nxt, target, 1)])
+        else:
+            t = T(kind, draw(idents) if kind == TYPEDEF else None, nxt)
+        links[ids[j] - first] = t
+    top = ids[0]
+    if head == "struct":
+        heads_t = [T(STRUCT, draw(idents), size, data=[(draw(idents), top, 0)])]
+    elif head == "var":
+        heads_t = [T(VAR, draw(idents), top, data=[0])]
+    elif head == "datasec":
+        heads_t = [T(DATASEC, ".data", size, data=[(nid + 1, 0, size)]), T(VAR, "v", top, data=[0])]
+    else:
+        heads_t = [T(FUNC_PROTO, None, target, data=[(draw(idents), top)])]
+    _append(m, *heads_t, *[t for t in links if t is not None])
+    return top if head == "proto" else nid
+
+
 R11_DEFECTS = [
     "R11_not_byte_aligned",
     "R11_float_align",
@@ -437,6 +484,7 @@ RESOLVE_DEFECTS = [
     "R7_tag_idx",
     "R12_array_overflow",
     "R13_ptr_loop",
+    "deep_stack",
     *R11_DEFECTS,
 ]
 
@@ -460,6 +508,8 @@ def _resolve_mutation(draw, m: Model, what: str | None = None) -> Invalid:
         fid = _r9_self_mutation(draw, m)
     elif what == "R13_ptr_loop":
         fid = _r13_mutation(draw, m)
+    elif what == "deep_stack":
+        fid = _deep_mutation(draw, m)
     elif what == "R1_ptr":
         _append(m, T(PTR, None, big))
     elif what == "R1_member":

@@ -8,7 +8,7 @@ Inputs come from the independent builder in ``btfgen``. Every test either runs o
 from __future__ import annotations
 
 import importlib
-from typing import Optional, Tuple
+from typing import Tuple
 
 import btfgen
 import pytest
@@ -30,20 +30,25 @@ def _other(order: str) -> str:
     return "big" if order == "little" else "little"
 
 
-Outcome = Tuple[str, Optional[int]]
+Outcome = Tuple  # ("ok", None) or (class name, type_id), then the message if asked
 
 
-def _outcome(fn) -> Outcome:
-    """("ok", None) or (exception class name, type_id)."""
+def _outcome(fn, message: bool = False) -> Outcome:
+    """("ok", None) or (exception class name, type_id); with ``message``, also the
+    message of a validation error (the kernel's wording, which both backends give; a
+    format error is worded by each backend), or ""."""
     try:
         fn()
+    except BtfValidationError as e:
+        return (type(e).__name__, e.type_id) + ((str(e).split(" (")[0],) if message else ())
     except BtfError as e:
-        return type(e).__name__, e.type_id
-    return "ok", None
+        return (type(e).__name__, e.type_id) + (("",) if message else ())
+    return ("ok", None) + (("",) if message else ())
 
 
-def _outcomes(mod, data: bytes, base: bytes | None = None) -> dict:
-    """Parse and every validation level/width of ``data`` with one backend."""
+def _outcomes(mod, data: bytes, base: bytes | None = None, message: bool = False) -> dict:
+    """Parse and every validation level/width of ``data`` with one backend (with
+    ``message``, validation errors' messages too: see ``_outcome``)."""
     out = {}
     parsed = []
 
@@ -56,7 +61,8 @@ def _outcomes(mod, data: bytes, base: bytes | None = None) -> dict:
         for level in LEVELS:
             for wide in (False, True):
                 out[level, wide] = _outcome(
-                    lambda level=level, wide=wide: parsed[0].validate(level, wide=wide)
+                    lambda level=level, wide=wide: parsed[0].validate(level, wide=wide),
+                    message,
                 )
     return out
 
@@ -177,7 +183,7 @@ def test_invalid_matches_rules(backend, inv):
 @given(btfgen.invalid_btf())
 def test_invalid_backends_agree(inv):
     native, ref = _both()
-    assert _outcomes(native, inv[0]) == _outcomes(ref, inv[0]), inv.note
+    assert _outcomes(native, inv[0], message=True) == _outcomes(ref, inv[0], message=True), inv.note
 
 
 @settings(max_examples=60)
@@ -192,7 +198,8 @@ def test_invalid_split_matches_rules(backend, pair):
 def test_invalid_split_backends_agree(pair):
     base, inv = pair
     native, ref = _both()
-    assert _outcomes(native, inv[0], base) == _outcomes(ref, inv[0], base), inv.note
+    native_out = _outcomes(native, inv[0], base, message=True)
+    assert native_out == _outcomes(ref, inv[0], base, message=True), inv.note
 
 
 # ---------------------------------------------------------------------------------------------

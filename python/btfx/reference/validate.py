@@ -105,7 +105,7 @@ class _MetaChecker:
 
     def check(self, t: TypeRecord) -> None:
         if not self.wide and t.vlen > CLASSIC_MAX_VLEN:  # M1
-            raise _fail(t, "Invalid btf_info")
+            raise _fail(t, f"Invalid btf_info:{t.info:x}")
         if t.name_off >= self.str_end:  # M2
             raise _fail(t, "Invalid name_offset")
         try:
@@ -119,7 +119,7 @@ class _MetaChecker:
         _no_kflag(t)
         data = t.fixed()[0]
         if data & 0xF0000000:
-            raise _Fail("Invalid int_data")
+            raise _Fail(f"Invalid int_data:{data:x}")
         bits, offset = data & 0xFF, (data >> 16) & 0xFF
         if bits + offset > 128:
             raise _Fail("nr_bits exceeds 128")
@@ -169,19 +169,20 @@ class _MetaChecker:
         size = t.size_type
         prev = 0
         for j, (name_off, mtype, moff) in enumerate(t.elems()):
+            # The kernel logs these on the member's own line: the prefix says which.
             if name_off >= self.str_end:
-                raise _Fail("Invalid member name_offset")
+                raise _Fail(f"member #{j}: Invalid member name_offset")
             if name_off and not is_ident(self.name(name_off)):
-                raise _Fail("Invalid name")
+                raise _Fail(f"member #{j}: Invalid name")
             if not mtype or mtype > MAX_ID:
                 raise _Fail(f"member #{j}: Invalid type_id")
             bit_off = moff & 0xFFFFFF if t.kflag else moff
             if t.kind == UNION and bit_off:
-                raise _Fail("Invalid member bits_offset")
+                raise _Fail(f"member #{j}: Invalid member bits_offset")
             if bit_off < prev:
-                raise _Fail("Invalid member bits_offset")
+                raise _Fail(f"member #{j}: Invalid member bits_offset")
             if (bit_off + 7) // 8 > size:
-                raise _Fail("Member bits_offset exceeds its struct size")
+                raise _Fail(f"member #{j}: Member bits_offset exceeds its struct size")
             prev = bit_off
 
     def enum(self, t: TypeRecord) -> None:  # btf_enum_check_meta / btf_enum64_check_meta
@@ -189,11 +190,11 @@ class _MetaChecker:
             raise _Fail("Unexpected size")
         if t.name_off and not is_ident(self.name(t.name_off)):
             raise _Fail("Invalid name")
-        for elem in t.elems():
+        for j, elem in enumerate(t.elems()):
             if elem[0] >= self.str_end:
-                raise _Fail("Invalid name_offset")
+                raise _Fail(f"value #{j}: Invalid name_offset")
             if not is_ident(self.name(elem[0])):
-                raise _Fail("Invalid name")
+                raise _Fail(f"value #{j}: Invalid name")
 
     def func_proto(self, t: TypeRecord) -> None:  # btf_func_proto_check_meta
         if t.name_off:
@@ -226,16 +227,16 @@ class _MetaChecker:
             raise _Fail("Invalid name")
         last_end = 0
         total = 0
-        for vtype, voff, vsize in t.elems():
+        for j, (vtype, voff, vsize) in enumerate(t.elems()):
             if not vtype or vtype > MAX_ID:
-                raise _Fail("Invalid type_id")
+                raise _Fail(f"secinfo #{j}: Invalid type_id")
             if voff < last_end or voff >= size:
-                raise _Fail("Invalid offset")
+                raise _Fail(f"secinfo #{j}: Invalid offset")
             if not vsize or vsize > size:
-                raise _Fail("Invalid size")
+                raise _Fail(f"secinfo #{j}: Invalid size")
             last_end = voff + vsize
             if last_end > size:
-                raise _Fail("Invalid offset+size")
+                raise _Fail(f"secinfo #{j}: Invalid offset+size")
             total += vsize
         if total > size:
             raise _Fail("Invalid btf_info size")

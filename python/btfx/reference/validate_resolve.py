@@ -12,8 +12,8 @@ root. A FUNC_PROTO is checked at its own turn (``btf_func_proto_check``), resolv
 return and parameter types first as new roots. The first failure ends validation: this
 model reports the type and message the kernel logs. Base types of split BTF count as
 resolved; their sizes and the kinds they reach come from their chains
-(``validate_members``). The kernel's stack holds at most ``MAX_RESOLVE_DEPTH`` (32)
-entries; this one has no limit (see ``push``).
+(``validate_members``). The stack holds at most ``MAX_RESOLVE_DEPTH`` (32) entries, as
+the kernel's does: a push beyond that fails the search on its root.
 """
 
 from __future__ import annotations
@@ -198,9 +198,10 @@ class Resolver:
     # ------------------------------------------------------------------ the stack
     def push(self, t, type_id: int) -> None:
         """``env_stack_push``; sets the mode on the first PTR, STRUCT, UNION or ARRAY.
-        Unlike the kernel's, the stack has no limit of ``MAX_RESOLVE_DEPTH`` entries (the
-        native fast pass does not find such chains either; docs/rules.md, known
-        differences); real BTF stays far below it (vmlinux: 10)."""
+        A full stack fails before a loop does (real BTF stays far below the limit:
+        vmlinux reaches 10)."""
+        if len(self.stack) == MAX_RESOLVE_DEPTH:
+            raise _Abort(f"Exceeded max resolving depth:{MAX_RESOLVE_DEPTH}")
         i = type_id - self.btf.start_id
         if self.state[i] != _NOT_VISITED:
             raise _Abort("Loop detected")

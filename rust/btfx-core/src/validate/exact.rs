@@ -14,7 +14,8 @@
 //! PTR (pointer mode) or STRUCT, UNION or ARRAY (struct-or-array mode) pushed since the
 //! root. A FUNC_PROTO is checked at its own turn (`btf_func_proto_check`), resolving its
 //! return and parameter types first as roots of their own. The first failure ends the
-//! pass, with the type and message the kernel logs; a loop is reported on the root. Base types of split BTF count as resolved; what their modifiers reach
+//! pass, with the type and message the kernel logs; a loop, or a push onto a full stack (32
+//! entries), is reported on the root. Base types of split BTF count as resolved; what their modifiers reach
 //! and their sizes come from their chains ([`super::base_chains`], [`super::members`]).
 //!
 //! Linear: every type is pushed at most once (a second push is a loop), a STRUCT or
@@ -25,8 +26,11 @@ use super::graph::{int_is_regular, proto_args_bad, proto_params, r9_params, RES_
 use super::members::{ext_size, member_fail, Ext};
 use super::*;
 
-/// `MAX_RESOLVE_DEPTH`, the kernel's stack size (not enforced: see [`Resolver::push`]).
-const MAX_RESOLVE_DEPTH: usize = 32;
+/// `MAX_RESOLVE_DEPTH`, the kernel's stack size.
+pub(super) const MAX_RESOLVE_DEPTH: usize = 32;
+
+/// What a push onto a full stack fails with (on the search's root).
+const TOO_DEEP: &str = "Exceeded max resolving depth:32";
 
 // Per own type: its raw kind (`ST_KIND`, 0 until the pass or a lookup meets it) and visit
 // state (`env->visit_states`).
@@ -291,12 +295,12 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
 
     // ------------------------------------------------------------------ the stack
 
-    /// `env_stack_push`: the mode is set by the first PTR, STRUCT, UNION or ARRAY.
-    ///
-    /// Unlike the kernel's, the stack has no limit of [`MAX_RESOLVE_DEPTH`] entries: the
-    /// faster pass does not find chains that deep either (docs/rules.md, known
-    /// differences). Real BTF stays far below it (vmlinux: 10).
+    /// `env_stack_push`: a full stack ([`MAX_RESOLVE_DEPTH`] entries) fails before a
+    /// loop does; the mode is set by the first PTR, STRUCT, UNION or ARRAY.
     fn push(&mut self, kind: u8, id: u32) -> std::result::Result<(), &'static str> {
+        if self.stack.len() == MAX_RESOLVE_DEPTH {
+            return Err(TOO_DEEP);
+        }
         let Some(i) = self.own_index(id) else { return Err("Loop detected") };
         let s = self.st.get(i).copied().unwrap_or(0);
         if s & (VISITED | RESOLVED) != 0 {

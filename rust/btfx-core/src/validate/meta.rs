@@ -32,6 +32,17 @@ pub(super) type ModLinks = Vec<(u32, u32)>;
 /// it): its index from `start_id` and the 0-based index of the parameter.
 pub(super) type BadParamName = Option<(u32, usize)>;
 
+/// What strict validation's phase 1 also finds, from the records it reads anyway.
+#[derive(Default)]
+pub(super) struct StrictFinds {
+    pub(super) bad_name: BadParamName,
+    /// (type id, later type id) for each own type naming a later type where the
+    /// kernel's resolve pass could push it, or a FUNC_PROTO naming a later type as its
+    /// return or a parameter type, in increasing order: where a search of more than one
+    /// entry can start ([`super::depth`]).
+    pub(super) later: Vec<(u32, u32)>,
+}
+
 impl<'a, E: Rd> Validator<'a, E> {
     /// Phase 1 over all own types on at most `threads` threads. `st` is empty or has
     /// one byte per own type, which receives the type's raw kind.
@@ -61,10 +72,10 @@ impl<'a, E: Rd> Validator<'a, E> {
 
     /// Phase 1 over all own types on this thread, also finding R9's first bad parameter
     /// name (strict validation).
-    pub(super) fn meta_strict(&self, st: &mut [u8]) -> (Failure, ModLinks, BadParamName) {
-        let (mut mods, mut bad_name) = (Vec::new(), None);
-        let failed = self.meta_range(0..self.st_len(), st, &mut mods, Some(&mut bad_name));
-        (failed, mods, bad_name)
+    pub(super) fn meta_strict(&self, st: &mut [u8]) -> (Failure, ModLinks, StrictFinds) {
+        let (mut mods, mut finds) = (Vec::new(), StrictFinds::default());
+        let failed = self.meta_range(0..self.st_len(), st, &mut mods, Some(&mut finds));
+        (failed, mods, finds)
     }
 
     /// Number of own types.
@@ -79,16 +90,25 @@ impl<'a, E: Rd> Validator<'a, E> {
         ids: Range<usize>,
         st: &mut [u8],
         mods: &mut ModLinks,
-        mut bad_name: Option<&mut BadParamName>,
+        mut strict: Option<&mut StrictFinds>,
     ) -> Failure {
         // Record offsets from the parser's index, not from the previous record's
         // length: records then do not wait on each other.
         let offsets = self.btf.type_offsets().get(ids.clone()).unwrap_or(&[]);
-        let quick = self.quick_meta(bad_name.is_some());
+        let quick = self.quick_meta(strict.is_some());
         for (i, &off) in offsets.iter().enumerate() {
+            let id = self.start_id + (ids.start + i) as u32;
             if let Some(kind) = quick.passes(off as usize) {
                 if let Some(s) = st.get_mut(i) {
                     *s = kind;
+                }
+                // A PTR or FUNC_PROTO naming a later type (a FUNC's type is never pushed).
+                if let (Some(f), true) = (strict.as_deref_mut(), kind != k::FUNC) {
+                    if self.highest_type(off as usize) > id {
+                        if let Some((r, _)) = self.decode(off as usize) {
+                            later_types::<E>(&r, id, &mut f.later);
+                        }
+                    }
                 }
                 continue;
             }
@@ -105,13 +125,27 @@ impl<'a, E: Rd> Validator<'a, E> {
             if is_mod(r.kind) {
                 mods.push(((ids.start + i) as u32, r.w8));
             }
-            if let (k::FUNC_PROTO, Some(slot)) = (r.kind, bad_name.as_deref_mut()) {
-                if slot.is_none() {
-                    *slot = self.proto_names(off as usize).map(|j| ((ids.start + i) as u32, j));
+            if let Some(f) = strict.as_deref_mut() {
+                if r.kind == k::FUNC_PROTO && f.bad_name.is_none() {
+                    f.bad_name =
+                        self.proto_names(off as usize).map(|j| ((ids.start + i) as u32, j));
                 }
+                later_types::<E>(&r, id, &mut f.later);
             }
         }
         None
+    }
+
+    /// The highest type id the PTR or FUNC_PROTO record at `off` names.
+    #[inline(always)]
+    fn highest_type(&self, off: usize) -> u32 {
+        let Some(head) = self.sec.get(off..).and_then(|r| r.first_chunk::<12>()) else {
+            return 0;
+        };
+        let (inf, w8) = (E::at(head, 1), E::at(head, 2));
+        let n = info::vlen(inf) as usize;
+        let params = self.sec.get(off + 12..off + 12 + 8 * n).unwrap_or(&[]);
+        chunks::<8>(params).map(|p| E::at(p, 1)).fold(w8, u32::max)
     }
 
     /// The record at type-section offset `off` and its length in bytes.
@@ -143,9 +177,11 @@ impl<'a, E: Rd> Validator<'a, E> {
     pub(super) fn check_meta(&self, r: &Rec) -> Msg {
         let (kind, vlen, kflag, name_off, w8) = (r.kind, r.vlen, r.kflag, r.name_off, r.w8);
 
-        // `btf_check_meta`: "Invalid btf_info" (classic BTF_INFO_MASK) / "Invalid name_offset".
+        // `btf_check_meta`: "Invalid btf_info:%x" (classic BTF_INFO_MASK, with the raw info
+        // word) / "Invalid name_offset".
         if !self.opts.wide && vlen > info::CLASSIC_VLEN_MAX {
-            return Some(format!("Invalid btf_info: vlen {vlen} exceeds 0xffff"));
+            let raw = u32::from(kflag) << 31 | u32::from(kind) << 24 | vlen;
+            return Some(format!("Invalid btf_info:{raw:x}"));
         }
         if name_off >= self.str_end {
             return fail("Invalid name_offset");
@@ -261,7 +297,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 }
                 let nr_bits = (data & 0xff) + ((data >> 16) & 0xff);
                 if nr_bits > 128 {
-                    return Some(format!("nr_bits:{nr_bits} exceeds 128"));
+                    return fail("nr_bits exceeds 128");
                 }
                 if nr_bits.div_ceil(8) > w8 {
                     return fail("nr_bits exceeds type_size");
@@ -411,4 +447,37 @@ impl<'a, E: Rd> Validator<'a, E> {
 #[inline(always)]
 pub(super) fn chunks<const N: usize>(b: &[u8]) -> impl Iterator<Item = &[u8; N]> {
     b.chunks_exact(N).filter_map(|c| c.try_into().ok())
+}
+
+/// Appends `(id, t)` for each later type `t` that own type `id`, whose record is `r`,
+/// names where a resolve step could push it (a modifier's, PTR's, VAR's or DECL_TAG's
+/// type, an ARRAY's element or index, a member's or DATASEC entry's type), or as a
+/// FUNC_PROTO's return or parameter type.
+#[inline(always)]
+fn later_types<E: Rd>(r: &Rec, id: u32, out: &mut Vec<(u32, u32)>) {
+    let mut push = |t: u32| {
+        if t > id {
+            out.push((id, t));
+        }
+    };
+    // The elements are scanned for the highest id first (no early exit: it vectorizes),
+    // and again only when it is later.
+    let mut scan = |at: usize, step: usize, first: u32| {
+        let ids = || r.body.chunks_exact(step).map(|e| E::u32(e, at));
+        if ids().fold(first, u32::max) > id {
+            push(first);
+            ids().for_each(&mut push);
+        }
+    };
+    match r.kind {
+        k::FUNC | k::INT | k::ENUM | k::ENUM64 | k::FWD | k::FLOAT => {}
+        k::ARRAY => {
+            push(E::u32(r.body, 0));
+            push(E::u32(r.body, 4));
+        }
+        k::STRUCT | k::UNION => scan(4, 12, 0),
+        k::DATASEC => scan(0, 12, 0),
+        k::FUNC_PROTO => scan(4, 8, r.w8),
+        _ => push(r.w8), // modifiers, PTR, VAR, DECL_TAG
+    }
 }

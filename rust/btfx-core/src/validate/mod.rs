@@ -17,13 +17,15 @@
 //! that rest only, on the walk's thread. Nothing recurses: phase 3 is one iterative
 //! depth-first search, linear in the number of edges. It reports the lowest failing
 //! id; when there is one (or a PTR or modifier names a FUNC, or phase 1 found a bad
-//! parameter name), phase 3 runs again step by step in the kernel's order ([`exact`]),
-//! which settles what fails first, or that nothing does. Identifier names are looked up in
+//! parameter name, or phase 1's thread cannot bound the kernel's resolve stack within
+//! its 32 entries, [`depth`]), phase 3 runs again step by step in the kernel's order
+//! ([`exact`]), which settles what fails first, or that nothing does. Identifier names are looked up in
 //! a bitmap of the own string section built in one linear pass ([`idents`]), others are
 //! checked 16 bytes at a time ([`names`]). For large inputs at module level, phase 1
 //! and the bitmap run on two threads ([`threads`]).
 
 mod base_chains;
+mod depth;
 mod exact;
 mod graph;
 mod idents;
@@ -315,30 +317,34 @@ impl<'a, E: Rd> Validator<'a, E> {
         // count in `btf_parse`'s order: phase 1, then phase 3 (`btf_parse_type_sec`
         // resolves every type), then phase 2 (`btf_check_type_tags`).
         let this = &self;
+        // Phases 1 and 2, and whether the kernel's resolve stack fits its limit for sure
+        // ([`depth`]: from what phase 1 finds; this thread has time to spare).
         let phases12 = || {
             this.build_idents(1);
             let mut kinds = vec![0u8; n];
-            let (failed, mods, bad_name) = this.meta_strict(&mut kinds);
+            let (failed, mods, finds) = this.meta_strict(&mut kinds);
             let failed2 = if failed.is_none() { this.phase2_in(&kinds, &mods) } else { None };
-            (failed, failed2, bad_name)
+            let fits = failed.is_none() && this.depth_fits(&kinds, &finds.later);
+            (failed, failed2, finds.bad_name, fits)
         };
+        // Whether the fast phase 3 accepts, and no PTR or modifier names a FUNC (which the
+        // kernel's order of steps decides).
         let phase3 = || {
             let mut g = this.graph_walk();
             let resolved = this.phase3(&mut g);
             members::give_back(std::mem::take(&mut g.ext));
-            (resolved, g.func_target)
+            resolved.is_ok() && !g.func_target
         };
-        let ((failed, failed2, bad_name), (resolved, func_target)) =
-            if threads::split(n, self.threads) {
-                let (f, r) = threads::join2(phases12, phase3);
-                (f, r.unwrap_or_else(|| (Err(self.err(self.start_id, "internal error")), false)))
-            } else {
-                let f = phases12();
-                let pass = f.0.is_none();
-                (f, if pass { phase3() } else { (Ok(()), false) })
-            };
+        let ((failed, failed2, bad_name, fits), accepted) = if threads::split(n, self.threads) {
+            let (f, r) = threads::join2(phases12, phase3);
+            (f, r.unwrap_or(false))
+        } else {
+            let f = phases12();
+            let pass = f.0.is_none();
+            (f, pass && phase3())
+        };
         self.phase1_result(failed)?;
-        if resolved.is_err() || bad_name.is_some() || func_target {
+        if !accepted || !fits || bad_name.is_some() {
             // Which type fails first, with what message, or whether the kernel accepts
             // after all, is settled by its order of steps ([`exact`]).
             self.phase3_exact()?;

@@ -832,19 +832,26 @@ fn resolve_r2_loops() {
         b.t("", ARRAY, 0, false, 0).u(N + 1).u(1).u(1); // N+2 -> N+1: cycle
     });
     assert_eq!(fails(&btf), Some(Some(N)));
-    // A huge by-value chain: no recursion, no quadratic behaviour.
+    // A huge by-value chain, looping or not: no recursion, no quadratic behaviour. The
+    // kernel's stack is full after 32 of its types.
     let n = 200_000u32;
+    for last in [N, 1] {
+        let btf = with(|b| {
+            for i in 0..n {
+                let next = if i + 1 == n { last } else { N + i + 1 };
+                b.t("", ARRAY, 0, false, 0).u(next).u(1).u(1);
+            }
+        });
+        let e = run(&btf, Level::Strict, false).unwrap_err();
+        assert_eq!(e.type_id(), Some(N));
+        assert!(e.to_string().starts_with("Exceeded max resolving depth:32"), "{e}");
+    }
+    // The same chain the other way round (each ARRAY names the one before) resolves one
+    // type per search.
     let btf = with(|b| {
         for i in 0..n {
-            b.t("", ARRAY, 0, false, 0).u(N + i + 1).u(1).u(1);
-        }
-        b.t("", ARRAY, 0, false, 0).u(N).u(1).u(1); // closes the cycle
-    });
-    assert_eq!(fails(&btf), Some(Some(N)));
-    let btf = with(|b| {
-        for i in 0..n {
-            let next = if i + 1 == n { 1 } else { N + i + 1 };
-            b.t("", ARRAY, 0, false, 0).u(next).u(1).u(1);
+            let elem = if i == 0 { 1 } else { N + i - 1 };
+            b.t("", ARRAY, 0, false, 0).u(elem).u(1).u(1);
         }
     });
     assert_eq!(fails(&btf), None);
@@ -1724,13 +1731,13 @@ fn resolve_r13_pointer_loops() {
         }),
         looped(N + 2)
     );
-    // Longer than a quick look: 80 PTRs, each naming the next, the last the first; and
-    // the same chain ending at an int is fine (btfx has no 32-deep resolve stack: see
-    // docs/rules.md, known differences).
-    for (last, want) in [(N, looped(N)), (1, None)] {
+    // A loop of 30 PTRs fits the kernel's resolve stack: "Loop detected". One of 80 (or
+    // 80 ending at an int) fills the stack first, which is reported on the same root.
+    let too_deep = |id: u32| Some((Some(id), false));
+    for (len, last, want) in [(30, N, looped(N)), (80, N, too_deep(N)), (80, 1, too_deep(N))] {
         assert_eq!(
             check(&|b| {
-                for j in 1..80 {
+                for j in 1..len {
                     b.t("", PTR, 0, false, N + j);
                 }
                 b.t("", PTR, 0, false, last);
@@ -1757,18 +1764,22 @@ fn resolve_r13_pointer_loops() {
     );
 }
 
+/// Strict validation of `with(f)`: the failing type id and message without its location,
+/// the same on one and two threads.
+fn strict_verdict(f: &dyn Fn(&mut B)) -> Option<(Option<u32>, String)> {
+    let btf = with(f);
+    let e = run(&btf, Level::Strict, false).err().map(|e| (e.type_id(), e.to_string()));
+    for threads in [1, 2] {
+        let again = validate_on(&btf, &ValidateOptions::default(), threads).err();
+        assert_eq!(again.map(|e| (e.type_id(), e.to_string())), e);
+    }
+    e.map(|(id, msg)| (id, msg.split(" (").next().unwrap_or_default().to_owned()))
+}
+
 #[test]
 fn resolve_in_kernel_order() {
     // What the kernel reports (checked with BPF_BTF_LOAD on 6.18), on one and two threads.
-    let check = |f: &dyn Fn(&mut B)| {
-        let btf = with(f);
-        let e = run(&btf, Level::Strict, false).err().map(|e| (e.type_id(), e.to_string()));
-        for threads in [1, 2] {
-            let again = validate_on(&btf, &ValidateOptions::default(), threads).err();
-            assert_eq!(again.map(|e| (e.type_id(), e.to_string())), e);
-        }
-        e.map(|(id, msg)| (id, msg.split(" (").next().unwrap_or_default().to_owned()))
-    };
+    let check = strict_verdict;
     let want = |id: u32, msg: &str| Some((Some(id), msg.to_owned()));
     // The STRUCT's search meets its ARRAY's bad index before the lower TYPEDEF's turn.
     assert_eq!(
@@ -1814,4 +1825,97 @@ fn resolve_in_kernel_order() {
         }),
         want(N + 1, "Invalid type_id")
     );
+}
+
+#[test]
+fn resolve_stack_limit() {
+    // The kernel's resolve stack holds 32 types; one search needing more fails on its
+    // root. Each pair below is one type short of that and just past it (the kernel on
+    // 6.18 accepts the first and rejects the second with this type and message).
+    let check = strict_verdict;
+    let deep = |id: u32| Some((Some(id), "Exceeded max resolving depth:32".to_owned()));
+    // `k` PTRs from N + first on, each naming the one before, the first an int.
+    let ptrs = |b: &mut B, first: u32, k: u32| {
+        for j in 0..k {
+            b.t("", PTR, 0, false, if j == 0 { 1 } else { N + first + j - 1 });
+        }
+    };
+    for (k, want) in [(31, None), (32, deep(N))] {
+        // A STRUCT holding the last of `k` STRUCTs, each holding the one before.
+        let got = check(&|b| {
+            b.t("r", STRUCT, 1, false, 4).m("m", N + k, 0);
+            for j in 0..k {
+                b.t("s", STRUCT, 1, false, 4).m("m", if j == 0 { 1 } else { N + j }, 0);
+            }
+        });
+        assert_eq!(got, want, "struct {k}");
+        // A VAR of the last of `k` PTRs.
+        let got = check(&|b| {
+            b.t("v", VAR, 0, false, N + k).u(0);
+            ptrs(b, 1, k);
+        });
+        assert_eq!(got, want, "var {k}");
+        // A VAR of a TYPEDEF that a lower STRUCT resolved without the PTR behind it: the
+        // VAR pushes that PTR itself (`btf_var_resolve`), and the same from a PTR.
+        for kind in [VAR, PTR] {
+            let got = check(&|b| {
+                b.t("s", STRUCT, 1, false, 8).m("m", N + 1, 0);
+                b.t("t", TYPEDEF, 0, false, N + 2 + k);
+                if kind == VAR {
+                    b.t("v", VAR, 0, false, N + 1).u(0);
+                } else {
+                    b.t("", PTR, 0, false, N + 1);
+                }
+                ptrs(b, 3, k);
+            });
+            assert_eq!(got, want.clone().map(|(_, m)| (Some(N + 2), m)), "via {kind} {k}");
+        }
+    }
+    // A FUNC_PROTO resolves its parameter's type at its turn, from an empty stack.
+    for (k, want) in [(32, None), (33, deep(N + 33))] {
+        let got = check(&|b| {
+            b.t("", PROTO, 1, false, 1).u(0).u(N + k);
+            ptrs(b, 1, k);
+        });
+        assert_eq!(got, want, "proto {k}");
+    }
+    // A DATASEC takes one entry more.
+    for (k, want) in [(30, None), (31, deep(N))] {
+        let got = check(&|b| {
+            b.t(".d", DATASEC, 1, false, 8).u(N + 1).u(0).u(8);
+            b.t("v", VAR, 0, false, N + 1 + k).u(0);
+            ptrs(b, 2, k);
+        });
+        assert_eq!(got, want, "datasec {k}");
+    }
+    // A full stack fails before a loop does.
+    for (k, msg) in [(31, "Loop detected"), (32, "Exceeded max resolving depth:32")] {
+        let got = check(&|b| {
+            for j in 0..k {
+                b.t("", CONST, 0, false, N + (j + 1) % k);
+            }
+        });
+        assert_eq!(got, Some((Some(N), msg.to_owned())), "loop {k}");
+    }
+}
+
+#[test]
+fn stack_bound_is_tight_on_chains() {
+    // The bound leaves the exact pass out when a chain fits the stack, and only then.
+    let fits = |k: u32| {
+        let btf = with(|b| {
+            b.t("r", STRUCT, 1, false, 4).m("m", N + k, 0);
+            for j in 0..k {
+                b.t("s", STRUCT, 1, false, 4).m("m", if j == 0 { 1 } else { N + j }, 0);
+            }
+        });
+        let v = Validator::<Le>::new(&btf, &ValidateOptions::default(), 1);
+        v.build_idents(1);
+        let mut kinds = vec![0u8; v.st_len()];
+        let (failed, _, finds) = v.meta_strict(&mut kinds);
+        assert!(failed.is_none());
+        v.depth_fits(&kinds, &finds.later)
+    };
+    assert!(fits(31));
+    assert!(!fits(32));
 }

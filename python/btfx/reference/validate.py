@@ -107,7 +107,7 @@ class _MetaChecker:
         if not self.wide and t.vlen > CLASSIC_MAX_VLEN:  # M1
             raise _fail(t, f"Invalid btf_info:{t.info:x}")
         if t.name_off >= self.str_end:  # M2
-            raise _fail(t, "Invalid name_offset")
+            raise _fail(t, f"Invalid name_offset:{t.name_off}")
         try:
             self.KIND_CHECKS[t.kind](self, t)
         except _Fail as exc:
@@ -171,7 +171,7 @@ class _MetaChecker:
         for j, (name_off, mtype, moff) in enumerate(t.elems()):
             # The kernel logs these on the member's own line: the prefix says which.
             if name_off >= self.str_end:
-                raise _Fail(f"member #{j}: Invalid member name_offset")
+                raise _Fail(f"member #{j}: Invalid member name_offset:{name_off}")
             if name_off and not is_ident(self.name(name_off)):
                 raise _Fail(f"member #{j}: Invalid name")
             if not mtype or mtype > MAX_ID:
@@ -192,7 +192,7 @@ class _MetaChecker:
             raise _Fail("Invalid name")
         for j, elem in enumerate(t.elems()):
             if elem[0] >= self.str_end:
-                raise _Fail(f"value #{j}: Invalid name_offset")
+                raise _Fail(f"value #{j}: Invalid name_offset:{elem[0]}")
             if not is_ident(self.name(elem[0])):
                 raise _Fail(f"value #{j}: Invalid name")
 

@@ -178,13 +178,13 @@ impl<'a, E: Rd> Validator<'a, E> {
         let (kind, vlen, kflag, name_off, w8) = (r.kind, r.vlen, r.kflag, r.name_off, r.w8);
 
         // `btf_check_meta`: "Invalid btf_info:%x" (classic BTF_INFO_MASK, with the raw info
-        // word) / "Invalid name_offset".
+        // word) / "Invalid name_offset:%u".
         if !self.opts.wide && vlen > info::CLASSIC_VLEN_MAX {
             let raw = u32::from(kflag) << 31 | u32::from(kind) << 24 | vlen;
             return Some(format!("Invalid btf_info:{raw:x}"));
         }
         if name_off >= self.str_end {
-            return fail("Invalid name_offset");
+            return Some(format!("Invalid name_offset:{name_off}"));
         }
         match kind {
             k::FUNC => {
@@ -254,7 +254,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         for (j, m) in members.enumerate() {
             let m_name = E::at(m, 0);
             if m_name >= self.str_end {
-                return Some(format!("member #{j}: Invalid member name_offset"));
+                return Some(format!("member #{j}: Invalid member name_offset:{m_name}"));
             }
             if m_name != 0 && !self.ident(m_name) {
                 return Some(format!("member #{j}: Invalid name"));
@@ -351,7 +351,7 @@ impl<'a, E: Rd> Validator<'a, E> {
                 for j in 0..vlen as usize {
                     let v_name = E::u32(r.body, step * j);
                     if v_name >= self.str_end {
-                        return Some(format!("value #{j}: Invalid name_offset"));
+                        return Some(format!("value #{j}: Invalid name_offset:{v_name}"));
                     }
                     if !self.ident(v_name) {
                         return Some(format!("value #{j}: Invalid name"));

@@ -22,13 +22,10 @@
 //! a lower root counts more children than a later root allows, so reusing it still
 //! bounds from above, and the pass stays linear. On vmlinux it stays far below the limit.
 
-use super::exact::MAX_RESOLVE_DEPTH;
+use super::exact::{Mode, MAX_RESOLVE_DEPTH};
+use super::graph::id_words;
+use super::spare::Spare;
 use super::*;
-
-/// `enum resolve_mode` as a memo index: RESOLVE_TBD, RESOLVE_PTR, RESOLVE_STRUCT_OR_ARRAY.
-const ANY: u8 = 0;
-const POINTER: u8 = 1;
-const STRUCT_OR_ARRAY: u8 = 2;
 
 /// A memo entry: not known yet, or on the current path; else the height.
 const UNKNOWN: u8 = 0;
@@ -40,42 +37,69 @@ const OVER: usize = MAX_RESOLVE_DEPTH + 1;
 /// Modifier links followed to find the PTR a chain leads to, before giving up (OVER).
 const CHAIN_LINKS: usize = 64;
 
-/// `btf_type_needs_resolve`.
-fn needs_resolve(kind: u8) -> bool {
-    is_mod(kind)
-        || matches!(
-            kind,
-            k::PTR | k::STRUCT | k::UNION | k::ARRAY | k::VAR | k::FUNC | k::DECL_TAG | k::DATASEC
-        )
+/// A child standing for a modifier chain longer than [`CHAIN_LINKS`] (no type id is).
+const TOO_LONG: u32 = u32::MAX;
+
+/// The memo of the last validation, every entry UNKNOWN again.
+static SPARE: Spare<u8> = Spare::new();
+
+/// Where one kind's pushed type ids sit in its record: up to two single words (byte
+/// offsets, 0: none), and a per-element word (`elem_at`, every `stride` bytes; stride
+/// 0: none).
+#[derive(Clone, Copy)]
+struct Pushed {
+    one: [u8; 2],
+    elem_at: u8,
+    stride: u8,
 }
 
-/// `env_type_is_resolve_sink` in `mode`.
-fn is_sink(mode: u8, kind: u8) -> bool {
-    match mode {
-        ANY => !needs_resolve(kind),
-        POINTER => !is_mod(kind) && kind != k::PTR,
-        _ => !is_mod(kind) && !matches!(kind, k::ARRAY | k::STRUCT | k::UNION),
+/// [`Pushed`] by raw kind, from the field table: every type-id field of the kind but a
+/// FUNC's (`btf_func_resolve` pushes nothing).
+static PUSHED: [Pushed; 20] = {
+    let mut t = [Pushed { one: [0, 0], elem_at: 0, stride: 0 }; 20];
+    let mut kind = 1;
+    while kind < 20 {
+        if kind != k::FUNC as usize {
+            let (one, elem_at, stride) = id_words(kind);
+            t[kind] = Pushed { one, elem_at, stride };
+        }
+        kind += 1;
+    }
+    t
+};
+
+/// Calls `f` with each type id that the record at `off` of type section `sec` names
+/// where the kernel's resolve pass may push it, or resolve it from a FUNC_PROTO's turn
+/// ([`PUSHED`]).
+#[inline(always)]
+pub(super) fn for_each_pushed<E: Rd>(sec: &[u8], off: usize, mut f: impl FnMut(u32)) {
+    let Some(head) = sec.get(off..).and_then(|r| r.first_chunk::<12>()) else { return };
+    let inf = E::at(head, 1);
+    let Some(p) = PUSHED.get(info::kind(inf) as usize) else { return };
+    for at in p.one.into_iter().filter(|&at| at != 0) {
+        f(sec
+            .get(off + usize::from(at)..)
+            .and_then(|b| b.first_chunk::<4>())
+            .map_or(0, |c| E::at(c, 0)));
+    }
+    if p.stride != 0 {
+        let (first, stride) = (off + usize::from(p.elem_at), usize::from(p.stride));
+        let n = info::vlen(inf) as usize;
+        // Each chunk starts at one element's id word.
+        let elems = sec.get(first..(first + stride * n).min(sec.len())).unwrap_or(&[]);
+        elems.chunks(stride).filter(|e| e.len() >= 4).for_each(|e| f(E::u32(e, 0)));
     }
 }
 
-/// The mode after pushing a `kind` in `mode` (`env_stack_push`: the first PTR, STRUCT,
-/// UNION or ARRAY sets it).
-fn mode_after(mode: u8, kind: u8) -> u8 {
-    match (mode, kind) {
-        (ANY, k::PTR) => POINTER,
-        (ANY, k::STRUCT | k::UNION | k::ARRAY) => STRUCT_OR_ARRAY,
-        _ => mode,
-    }
-}
-
-/// A type on the bound's path: its record, kind and mode (after its push), the next
-/// child to look at, and the highest child so far.
+/// A type on the bound's path: its id, kind and mode (after its push), where its
+/// children start in [`Heights::pending`] and the next one to look at, and the highest
+/// child so far.
 struct Frame {
     id: u32,
-    off: usize,
     kind: u8,
-    mode: u8,
-    next: u32,
+    mode: Mode,
+    first: usize,
+    next: usize,
     best: u8,
 }
 
@@ -87,6 +111,8 @@ struct Heights<'v, 'a, E: Rd> {
     /// The memo entries set.
     touched: Vec<u32>,
     path: Vec<Frame>,
+    /// The children of the types on the path.
+    pending: Vec<u32>,
     /// The current root: only later children count.
     floor: u32,
 }
@@ -97,30 +123,26 @@ impl<'a, E: Rd> Validator<'a, E> {
     /// own type's raw kind in `kinds` and the (type, later type it names) pairs phase 1
     /// found, in increasing order.
     pub(super) fn depth_fits(&self, kinds: &[u8], later: &[(u32, u32)]) -> bool {
-        let mut memo = SPARE.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
-        memo.resize(3 * kinds.len(), UNKNOWN);
-        let mut h =
-            Heights { v: self, kinds, memo, touched: Vec::new(), path: Vec::new(), floor: 0 };
+        let memo = SPARE.take(3 * kinds.len(), UNKNOWN);
+        let mut h = Heights {
+            v: self,
+            kinds,
+            memo,
+            touched: Vec::new(),
+            path: Vec::new(),
+            pending: Vec::new(),
+            floor: 0,
+        };
         let fits = later.iter().all(|&(root, t)| h.edge_fits(root, t));
-        // Kept for the next validation, all UNKNOWN again.
-        let mut memo = h.memo;
         for &slot in &h.touched {
-            if let Some(m) = memo.get_mut(slot as usize) {
+            if let Some(m) = h.memo.get_mut(slot as usize) {
                 *m = UNKNOWN;
             }
         }
-        if let Ok(mut s) = SPARE.lock() {
-            if s.capacity() < memo.capacity() {
-                *s = memo;
-            }
-        }
+        SPARE.give_back(h.memo);
         fits
     }
 }
-
-/// The memo of the last validation, every entry UNKNOWN: a fresh one of a few hundred
-/// kilobytes costs page faults on every validation of vmlinux.
-static SPARE: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
 
 impl<E: Rd> Heights<'_, '_, E> {
     fn kind(&self, id: u32) -> u8 {
@@ -128,101 +150,97 @@ impl<E: Rd> Heights<'_, '_, E> {
         self.kinds.get(i).map_or(K_NONE, |&kind| kind & ST_KIND)
     }
 
-    fn word(&self, at: usize) -> u32 {
-        self.v.sec.get(at..).and_then(|b| b.first_chunk::<4>()).map_or(0, |c| E::at(c, 0))
-    }
-
-    /// A frame for own type `id` of `kind` in `mode`.
-    fn frame(&self, id: u32, kind: u8, mode: u8) -> Frame {
-        let off = self.v.btf.type_offset(id).unwrap_or(u32::MAX) as usize;
-        Frame { id, off, kind, mode, next: 0, best: 0 }
-    }
-
     /// Whether what own type `root` pushes through its later type `t` fits the stack,
     /// with the root below it; for a FUNC_PROTO, whether the search of `t` at its turn
     /// fits. (Only later types count: the others are resolved by the root's turn.)
     fn edge_fits(&mut self, root: u32, t: u32) -> bool {
         self.floor = root;
-        let (kind, tk) = (self.kind(root), self.kind(t));
-        if !self.v.own(t) {
-            return true; // past the last id (the fast pass fails it)
-        }
+        let kind = self.kind(root);
         if kind == k::FUNC_PROTO {
-            return !needs_resolve(tk)
-                || self.height(self.frame(t, tk, mode_after(ANY, tk))) <= MAX_RESOLVE_DEPTH;
-        }
-        let mode = mode_after(ANY, kind);
-        let child_mode = if kind == k::DATASEC { ANY } else { mode };
-        if !is_sink(child_mode, tk)
-            && 1 + self.height(self.frame(t, tk, mode_after(child_mode, tk))) > MAX_RESOLVE_DEPTH
-        {
-            return false;
-        }
-        // A PTR or VAR also pushes the PTR its type's resolved modifiers lead to.
-        if matches!(kind, k::PTR | k::VAR) && is_mod(tk) {
-            return match self.chain_ptr(t) {
-                Some(r) if r > root && self.v.own(r) => {
-                    self.height(self.frame(r, k::PTR, POINTER)) < MAX_RESOLVE_DEPTH
-                }
-                Some(_) => true,
-                None => false,
+            return match self.pushed(Mode::Any, t) {
+                Ok(Some((tk, mode))) => self.height(t, tk, mode) <= MAX_RESOLVE_DEPTH,
+                Ok(None) => true,
+                Err(()) => false,
             };
         }
-        true
+        let mode = Mode::Any.after_push(kind);
+        let via = self.via_ptr(kind, t);
+        [Some(t), via].into_iter().flatten().all(|c| match self.pushed(child_mode(kind, mode), c) {
+            Ok(Some((ck, m))) => self.height(c, ck, m) < MAX_RESOLVE_DEPTH,
+            Ok(None) => true,
+            Err(()) => false,
+        })
     }
 
-    /// Child `j` of the type in `f`, as its resolve step would push it: a modifier's,
-    /// PTR's, VAR's or DECL_TAG's type (and for a PTR or VAR, then the PTR its chain of
-    /// modifiers leads to); an ARRAY's element and index; each member's or DATASEC
-    /// entry's type. `None` past the last; `Some(None)` when a chain is too long.
-    fn child(&self, f: &Frame, j: u32) -> Option<Option<u32>> {
-        let o = f.off;
-        let vlen = || info::vlen(self.word(o + 4));
-        match f.kind {
-            k::PTR | k::VAR if j == 1 => Some(self.chain_ptr(self.word(o + 8))),
-            kind if j == 0 && (is_mod(kind) || matches!(kind, k::PTR | k::VAR | k::DECL_TAG)) => {
-                Some(Some(self.word(o + 8)))
-            }
-            k::ARRAY if j < 2 => Some(Some(self.word(o + 12 + 4 * j as usize))),
-            k::STRUCT | k::UNION if j < vlen() => Some(Some(self.word(o + 16 + 12 * j as usize))),
-            k::DATASEC if j < vlen() => Some(Some(self.word(o + 12 + 12 * j as usize))),
-            _ => None,
+    /// Whether child `c` is pushed by a type whose children are looked at in `mode`:
+    /// its kind and the mode after its push if so; `None` if it is resolved by then (at
+    /// or below the floor, or a base type) or a sink; `Err` for [`TOO_LONG`].
+    fn pushed(&self, mode: Mode, c: u32) -> Result<Option<(u8, Mode)>, ()> {
+        if c == TOO_LONG {
+            return Err(());
         }
+        let ck = self.kind(c);
+        if c <= self.floor || !self.v.own(c) || mode.sink(ck) {
+            return Ok(None);
+        }
+        Ok(Some((ck, mode.after_push(ck))))
     }
 
-    /// The own PTR that the chain of modifiers from `id` leads to (void if it leads
-    /// elsewhere; `None` if it is longer than [`CHAIN_LINKS`]).
-    fn chain_ptr(&self, mut id: u32) -> Option<u32> {
+    /// For a PTR or VAR naming a modifier `t`: the PTR that `t`'s resolved chain leads
+    /// to, which it pushes too (`btf_ptr_resolve`, `btf_var_resolve`); void if the chain
+    /// leads elsewhere, [`TOO_LONG`] past [`CHAIN_LINKS`] links.
+    fn via_ptr(&self, kind: u8, mut t: u32) -> Option<u32> {
+        if !matches!(kind, k::PTR | k::VAR) || !is_mod(self.kind(t)) {
+            return None;
+        }
         for _ in 0..CHAIN_LINKS {
-            match self.kind(id) {
-                kind if self.v.own(id) && is_mod(kind) => {
-                    id = self.word(self.v.btf.type_offset(id)? as usize + 8)
-                }
-                k::PTR if self.v.own(id) => return Some(id),
+            match self.kind(t) {
+                tk if self.v.own(t) && is_mod(tk) => t = self.v.word_of(t, 8),
+                k::PTR if self.v.own(t) => return Some(t),
                 _ => return Some(0),
             }
         }
-        None
+        Some(TOO_LONG)
     }
 
-    /// The height of what the type in `start` can push (itself included), above the
-    /// floor; [`OVER`] when that passes the limit.
-    fn height(&mut self, start: Frame) -> usize {
-        let slot =
-            |id: u32, mode: u8| 3 * id.wrapping_sub(self.v.start_id) as usize + usize::from(mode);
-        match self.memo.get(slot(start.id, start.mode)) {
+    /// Enters own type `id` of `kind` (pushed in `mode`): marks it on the path and lists
+    /// its children.
+    fn enter(&mut self, id: u32, kind: u8, mode: Mode) {
+        if let Some(m) = self.memo.get_mut(slot(self.v.start_id, id, mode)) {
+            *m = ON_PATH;
+            self.touched.push(slot(self.v.start_id, id, mode) as u32);
+        }
+        let first = self.pending.len();
+        if let Some(off) = self.v.btf.type_offset(id) {
+            let pending = &mut self.pending;
+            for_each_pushed::<E>(self.v.sec, off as usize, |c| pending.push(c));
+        }
+        let named = self.pending.get(first).copied();
+        if let Some(via) = named.and_then(|t| self.via_ptr(kind, t)) {
+            self.pending.push(via);
+        }
+        self.path.push(Frame { id, kind, mode, first, next: first, best: 0 });
+    }
+
+    /// The height of what own type `id` of `kind`, pushed with `mode` after it, can
+    /// push (itself included), above the floor; [`OVER`] when that passes the limit.
+    fn height(&mut self, id: u32, kind: u8, mode: Mode) -> usize {
+        let start = self.v.start_id;
+        match self.memo.get(slot(start, id, mode)) {
             Some(&UNKNOWN) => {}
             Some(&ON_PATH) | None => return OVER,
             Some(&h) => return usize::from(h),
         }
         self.path.clear();
-        self.enter(slot(start.id, start.mode), start);
-        while let Some(f) = self.path.last() {
-            let Some(c) = self.child(f, f.next) else {
+        self.pending.clear();
+        self.enter(id, kind, mode);
+        while let Some(f) = self.path.last_mut() {
+            let Some(&c) = self.pending.get(f.next) else {
                 // Every child seen: the frame's height is final.
-                let Some(f) = self.path.pop() else { break };
-                let h = f.best + 1;
-                if let Some(m) = self.memo.get_mut(slot(f.id, f.mode)) {
+                let (fid, fmode, first, h) = (f.id, f.mode, f.first, f.best + 1);
+                self.path.pop();
+                self.pending.truncate(first);
+                if let Some(m) = self.memo.get_mut(slot(start, fid, fmode)) {
                     *m = h;
                 }
                 if self.path.is_empty() {
@@ -231,36 +249,20 @@ impl<E: Rd> Heights<'_, '_, E> {
                 self.raise(h);
                 continue;
             };
+            f.next += 1;
             let (fkind, fmode) = (f.kind, f.mode);
-            if let Some(f) = self.path.last_mut() {
-                f.next += 1;
-            }
-            let Some(c) = c else { return OVER };
-            let ck = self.kind(c);
-            // A DATASEC takes each entry back in RESOLVE_TBD (`btf_datasec_resolve`).
-            let cmode = if fkind == k::DATASEC { ANY } else { fmode };
-            if c <= self.floor || !self.v.own(c) || is_sink(cmode, ck) {
-                continue; // resolved (base types always are), or not pushed
-            }
-            let m2 = mode_after(cmode, ck);
-            match self.memo.get(slot(c, m2)).copied() {
-                Some(UNKNOWN) if self.path.len() < MAX_RESOLVE_DEPTH => {
-                    let f = self.frame(c, ck, m2);
-                    self.enter(slot(c, m2), f)
-                }
+            let (ck, m2) = match self.pushed(child_mode(fkind, fmode), c) {
+                Ok(Some(pushed)) => pushed,
+                Ok(None) => continue,
+                Err(()) => return OVER,
+            };
+            match self.memo.get(slot(start, c, m2)).copied() {
+                Some(UNKNOWN) if self.path.len() < MAX_RESOLVE_DEPTH => self.enter(c, ck, m2),
                 Some(UNKNOWN | ON_PATH) | None => return OVER,
                 Some(h) => self.raise(h),
             }
         }
         OVER
-    }
-
-    fn enter(&mut self, slot: usize, f: Frame) {
-        if let Some(m) = self.memo.get_mut(slot) {
-            *m = ON_PATH;
-            self.touched.push(slot as u32);
-        }
-        self.path.push(f);
     }
 
     /// Raises the top frame's highest child to `h`.
@@ -269,4 +271,19 @@ impl<E: Rd> Heights<'_, '_, E> {
             top.best = top.best.max(h);
         }
     }
+}
+
+/// The mode a type of `kind`, pushed with `mode` after it, looks at its children in: a
+/// DATASEC takes each entry back in RESOLVE_TBD (`btf_datasec_resolve`).
+fn child_mode(kind: u8, mode: Mode) -> Mode {
+    if kind == k::DATASEC {
+        Mode::Any
+    } else {
+        mode
+    }
+}
+
+/// The memo index of own type `id` (own ids from `start_id`) in `mode`.
+fn slot(start_id: u32, id: u32, mode: Mode) -> usize {
+    3 * id.wrapping_sub(start_id) as usize + mode as usize
 }

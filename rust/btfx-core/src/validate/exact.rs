@@ -40,12 +40,35 @@ const RESOLVED: u8 = 0x40;
 /// of a FUNC's prototype), found when its record is first read.
 const ARGS_NAMED: u8 = 0x80;
 
-/// `enum resolve_mode`.
+/// `enum resolve_mode` (also the bound of [`super::depth`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     Any,
     Pointer,
     StructOrArray,
+}
+
+impl Mode {
+    /// `env_type_is_resolve_sink`: whether a type of `kind` is not pushed in this mode.
+    pub(super) fn sink(self, kind: u8) -> bool {
+        match self {
+            Mode::Any => !needs_resolve(kind),
+            Mode::Pointer => !is_mod(kind) && kind != k::PTR,
+            Mode::StructOrArray => {
+                !is_mod(kind) && !matches!(kind, k::ARRAY | k::STRUCT | k::UNION)
+            }
+        }
+    }
+
+    /// The mode once a type of `kind` is pushed (`env_stack_push`: the first PTR, STRUCT,
+    /// UNION or ARRAY sets it).
+    pub(super) fn after_push(self, kind: u8) -> Mode {
+        match (self, kind) {
+            (Mode::Any, k::PTR) => Mode::Pointer,
+            (Mode::Any, k::STRUCT | k::UNION | k::ARRAY) => Mode::StructOrArray,
+            _ => self,
+        }
+    }
 }
 
 /// `btf_type_needs_resolve`.
@@ -187,13 +210,7 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
 
     /// `env_type_is_resolve_sink` in the current mode.
     fn is_sink(&self, kind: u8) -> bool {
-        match self.mode {
-            Mode::Any => !needs_resolve(kind),
-            Mode::Pointer => !is_mod(kind) && kind != k::PTR,
-            Mode::StructOrArray => {
-                !is_mod(kind) && !matches!(kind, k::ARRAY | k::STRUCT | k::UNION)
-            }
-        }
+        self.mode.sink(kind)
     }
 
     /// Pushes `id` (of `kind`) if it is neither a sink nor resolved; true if it did (the
@@ -310,13 +327,7 @@ impl<'v, 'a, E: Rd> Resolver<'v, 'a, E> {
             *s |= VISITED;
         }
         self.stack.push(Frame { id, next_member: 0 });
-        if self.mode == Mode::Any {
-            if kind == k::PTR {
-                self.mode = Mode::Pointer;
-            } else if matches!(kind, k::STRUCT | k::UNION | k::ARRAY) {
-                self.mode = Mode::StructOrArray;
-            }
-        }
+        self.mode = self.mode.after_push(kind);
         Ok(())
     }
 

@@ -109,6 +109,30 @@ pub(super) fn admits(rb: u8, need: u8) -> bool {
     ADMITS[usize::from(rb & 0x7f)] & need != 0
 }
 
+/// Where `kind`'s type-id fields sit in its record (`kind::LAYOUT_TABLE`): the byte
+/// offsets of up to two single words (0: none), and of the first element's id word with
+/// the element size (0 and 0: none).
+pub(super) const fn id_words(kind: usize) -> ([u8; 2], u8, u8) {
+    let l = &crate::kind::LAYOUT_TABLE[kind];
+    let mut one = [0u8; 2];
+    let mut n = 0;
+    if matches!(l.size_word, crate::kind::SizeWord::TypeId) {
+        one[n] = 8;
+        n += 1;
+    }
+    let mut j = 0;
+    while j < l.info_ids.len() {
+        one[n] = 12 + l.info_ids[j] as u8;
+        n += 1;
+        j += 1;
+    }
+    if l.elem_ids.len() == 1 {
+        (one, 12 + l.info_size as u8 + l.elem_ids[0] as u8, l.elem_size as u8)
+    } else {
+        (one, 0, 0)
+    }
+}
+
 /// [`Shape`] by raw kind. Edges are the type-id fields of `kind::LAYOUT_TABLE` except a
 /// PTR's target (loops through pointers are allowed) and a FWD's zero word
 /// (`btf_type_needs_resolve`).
@@ -124,25 +148,10 @@ static SHAPES: [Shape; 20] = {
     let mut t = [none; 20];
     let mut kind = 1;
     while kind < 20 {
-        let l = &crate::kind::LAYOUT_TABLE[kind];
         let mut sh = none;
-        let mut n = 0;
-        if matches!(l.size_word, crate::kind::SizeWord::TypeId)
-            && kind != k::PTR as usize
-            && kind != k::FWD as usize
-        {
-            sh.one[n] = 8;
-            n += 1;
-        }
-        let mut j = 0;
-        while j < l.info_ids.len() {
-            sh.one[n] = 12 + l.info_ids[j] as u8;
-            n += 1;
-            j += 1;
-        }
-        if l.elem_ids.len() == 1 {
-            sh.elem_at = 12 + l.info_size as u8 + l.elem_ids[0] as u8;
-            sh.stride = l.elem_size as u8;
+        (sh.one, sh.elem_at, sh.stride) = id_words(kind);
+        if kind == k::PTR as usize || kind == k::FWD as usize {
+            sh.one = [0, 0]; // their only id word
         }
         match kind as u8 {
             k::STRUCT | k::UNION => sh.elem_need = SIZED,

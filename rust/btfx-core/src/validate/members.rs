@@ -6,8 +6,8 @@
 //! it instead of the member type's record, which may sit anywhere in the section.
 
 use super::graph::{admits, RES_FLAG, RES_KIND, SIZED};
+use super::spare::Spare;
 use super::*;
-use std::sync::Mutex;
 
 /// A type's size in the low 32 bits; for an INT, its encoding word in the high 32.
 pub(super) type Ext = u64;
@@ -15,29 +15,21 @@ pub(super) type Ext = u64;
 /// Links a base type's size follows (docs/rules.md, "`size` of a base type").
 const BASE_SIZE_LINKS: u32 = 64;
 
-/// One size table kept from the last strict validation for the next: a table for
-/// vmlinux is 1 MiB, and allocating one afresh for each validation made the allocator
-/// give memory back and fault it in again (about 550 page faults, a third of a
-/// millisecond, per validation of vmlinux in a loop). It keeps the largest table made
-/// (8 bytes per type: at most 8 MiB) for the life of the process.
-static SPARE: Mutex<Vec<Ext>> = Mutex::new(Vec::new());
+/// The size table kept from the last strict validation for the next (8 bytes per type:
+/// a table for vmlinux is 1 MiB; about 550 page faults, a third of a millisecond, per
+/// validation of vmlinux in a loop when made afresh).
+static SPARE: Spare<Ext> = Spare::new();
 
 /// A size table for `n` own types. Entries kept from the last validation are not zeroed
 /// (a megabyte of stores for vmlinux): the walk writes every entry before anything reads
 /// it, and every reader checks its arithmetic, so an old entry can never be seen.
 pub(super) fn ext_table(n: usize) -> Vec<Ext> {
-    let mut t = SPARE.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
-    t.resize(n, 0);
-    t
+    SPARE.take(n, 0)
 }
 
-/// Keeps `t` for the next [`ext_table`] if it is larger than the one kept.
+/// Keeps `t` for the next [`ext_table`].
 pub(super) fn give_back(t: Vec<Ext>) {
-    if let Ok(mut s) = SPARE.lock() {
-        if s.capacity() < t.capacity() {
-            *s = t;
-        }
-    }
+    SPARE.give_back(t)
 }
 
 /// The size part of an [`Ext`].

@@ -35,6 +35,7 @@ mod names;
 mod ptr_loops;
 mod quick_meta;
 mod resolve;
+mod spare;
 mod tags;
 #[cfg(test)]
 mod tests;

@@ -1920,3 +1920,40 @@ fn stack_bound_is_tight_on_chains() {
     assert!(fits(31));
     assert!(!fits(32));
 }
+
+#[test]
+fn phase1_finds_the_pushed_later_types() {
+    // Phase 1's per-kind reading of the (type, later type) pairs equals the field table's
+    // (`depth::for_each_pushed`), on every kind, with later ids everywhere they can be.
+    let btf = with(|b| {
+        let (int, proto) = (N + 10, N + 11);
+        b.t("", PTR, 0, false, int); // N
+        b.t("t", TYPEDEF, 0, false, int);
+        b.t("", ARRAY, 0, false, 0).u(int).u(int).u(2);
+        b.t("s", STRUCT, 2, false, 8).m("a", 1, 0).m("b", int, 32);
+        b.t("u", UNION, 1, false, 8).m("a", int, 0);
+        b.t(".d", DATASEC, 1, false, 8).u(N + 6).u(0).u(8); // N + 5
+        b.t("v", VAR, 0, false, int).u(0);
+        b.t("x", DECL_TAG, 0, false, int).u(u32::MAX);
+        b.t("", PROTO, 2, false, int).u(0).u(1).u(0).u(proto);
+        b.t("g", FUNC, 0, false, proto); // N + 9: a FUNC's type is never pushed
+        b.int("int", 4, 32);
+        b.t("", PROTO, 0, false, 1);
+    });
+    let v = Validator::<Le>::new(&btf, &ValidateOptions::default(), 1);
+    v.build_idents(1);
+    let mut kinds = vec![0u8; v.st_len()];
+    let (failed, _, finds) = v.meta_strict(&mut kinds);
+    assert!(failed.is_none());
+    let mut want = Vec::new();
+    for (i, &off) in btf.type_offsets().iter().enumerate() {
+        let id = btf.start_id() + i as u32;
+        depth::for_each_pushed::<Le>(btf.type_section(), off as usize, |t| {
+            if t > id {
+                want.push((id, t));
+            }
+        });
+    }
+    assert_eq!(finds.later, want);
+    assert_eq!(want.len(), 11, "{want:?}");
+}

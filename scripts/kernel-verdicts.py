@@ -18,7 +18,8 @@ such blob (5 MB) on a 2-core machine.
 
 Prints the disagreements grouped by the kernel's message (numbers and names blanked) or
 btfx's, with one example each; then the rejections on which both agree but that name a
-different type, or whose kernel log line does not end with btfx's message. Blobs in the
+different type, or whose kernel log line does not end with btfx's message (its kernel
+words: what comes after a "where: " prefix, without a trailing "(details)"). Blobs in the
 other byte order are converted first (the kernel reads its own); blobs btfx cannot parse
 are skipped. Exit status 1 when there is a disagreement.
 
@@ -193,6 +194,13 @@ def btfx_verdict(blob: bytes) -> Optional[BtfError]:
     return None
 
 
+def kernel_words(message: str) -> str:
+    """The part of btfx's message that the kernel's log line should end with: btfx puts
+    where before the kernel's words ("member #2: ...") and details after them, in
+    parentheses ("Unsupported version (2)")."""
+    return re.sub(r" \([^()]*\)$", "", message).split(": ")[-1]
+
+
 def shape(message: str) -> str:
     """A message with numbers and names blanked, to group by."""
     s = re.sub(r"^\[\d+\] \S+ \S+", "[#] KIND name", message)
@@ -253,7 +261,7 @@ def main() -> int:
             m = re.match(r"\[(\d+)\]", k_log)
             if m and mine.type_id is not None and int(m.group(1)) != mine.type_id:
                 other_id[f"kernel: {shape(k_log)}"].append(example)
-            elif not k_log.endswith(re.sub(r"^(member|value|secinfo) #\d+: ", "", mine.message)):
+            elif not k_log.endswith(kernel_words(mine.message)):
                 other_msg[f"kernel: {shape(k_log)} / btfx: {shape(mine.message)}"].append(example)
 
     for line, n in sorted(tally.items()):

@@ -836,6 +836,7 @@ def _header_mutation(draw, m: Model) -> Invalid:
                 "hdr_len_big",
                 "hdr_len_odd",
                 "hdr_extra",
+                "hdr_extra_short",
                 "type_off_unaligned",
                 "sec_past_end",
                 "gap",
@@ -871,6 +872,11 @@ def _header_mutation(draw, m: Model) -> Invalid:
         n = -(-len(extra) // 4) * 4
         h = Header(hdr_len=32 + n, extra=extra)
         return _fmt(serialize(replace(m, hdr_len=32 + n), h), None, what)
+    if what == "hdr_extra_short":  # 25..31 bytes: no layout fields, the rest must be 0
+        n = draw(st.integers(1, 7))
+        extra = draw(st.binary(min_size=n, max_size=n).filter(lambda b: any(b)))
+        m2 = replace(m, hdr_len=24, layout=False)
+        return _fmt(serialize(m2, Header(hdr_len=24 + n, extra=extra)), None, what)
     if what == "type_off_unaligned":
         return _fmt(
             serialize(m, Header(hdr_len=m.hdr_len, type_off=draw(st.sampled_from([1, 2, 3, 5])))),

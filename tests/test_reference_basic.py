@@ -108,7 +108,7 @@ def make_blob(recs, strings, order="little", hdr_len=24, **over) -> bytes:
     )
     if hdr_len >= 32:
         head += struct.pack(f"{fmt}II", h["layout_off"], h["layout_len"])
-        head += bytes(hdr_len - 32)
+    head += bytes(hdr_len - len(head))
     return head + body + strings
 
 
@@ -188,11 +188,12 @@ def test_minimal_roundtrip_both_orders():
 @pytest.mark.parametrize(
     "data, section",
     [
-        (b"\x9f\xeb\x01\x00" + bytes(10), "header"),  # H1
-        (base_blob()[:23], "header"),  # H1
-        (b"\x00\x00" + base_blob()[2:], "header"),  # H2
-        (base_blob(version=2), "header"),  # H3
-        (base_blob(flags=1), "header"),  # H4
+        (b"\x9f\xeb\x01\x00" + bytes(10), "header"),  # H4
+        (base_blob()[:7], "header"),  # H2
+        (base_blob()[:23], "header"),  # H3
+        (b"\x00\x00" + base_blob()[2:], "header"),  # H1
+        (base_blob(version=2), "header"),  # H6
+        (base_blob(flags=1), "header"),  # H7
     ],
 )
 def test_header_rules(data, section):
@@ -203,34 +204,39 @@ def test_header_len_rules():
     blob = base_blob()
     bad = bytearray(blob)
     bad[4:8] = struct.pack("<I", len(blob) + 4)
-    assert _fmt_err(bytes(bad)).section == "header"  # H5
+    assert _fmt_err(bytes(bad)).section == "header"  # H3
     s = Strs()
     recs = [int_rec(s)]
-    blob28 = make_blob(recs, s.data, hdr_len=28)[:28] + make_blob(recs, s.data)[24:]
-    assert _fmt_err(blob28).section == "header"  # H6
+    b24 = make_blob(recs, s.data)
+    blob28 = b24[:4] + struct.pack("<I", 28) + b24[8:]
+    assert _fmt_err(blob28).section == "header"  # H5: the record's name_off in the tail
+    ok28 = make_blob(recs, s.data, hdr_len=28)
+    assert Btf.from_bytes(ok28).to_bytes() == ok28
     ok36 = make_blob(recs, s.data, hdr_len=36)
     assert Btf.from_bytes(ok36).to_bytes() == ok36
     bad36 = bytearray(ok36)
     bad36[33] = 1
-    assert _fmt_err(bytes(bad36)).section == "header"  # H7
+    assert _fmt_err(bytes(bad36)).section == "header"  # H5
 
 
 def test_section_rules():
     s = Strs()
     recs = [int_rec(s)]
     tl, sl = 16, len(s.data)
-    assert _fmt_err(make_blob(recs, s.data, type_off=2)).section == "types"  # H8
+    # T0 ("Unaligned type_off" comes after the section checks): the types one byte in
+    blob = make_blob(recs, s.data, type_off=1, str_off=tl + 1)
+    assert _fmt_err(blob[:24] + b"\0" + blob[24:]).section == "types"
     e = _fmt_err(make_blob(recs, s.data, hdr_len=32, layout_off=2, layout_len=4))
-    assert e.section == "layout"  # H9
+    assert e.section == "layout"  # L1 (the section checks pass: no room for it)
     e = _fmt_err(make_blob(recs, s.data, hdr_len=32, layout_off=tl, layout_len=6))
-    assert e.section == "layout"  # H9
-    assert _fmt_err(make_blob(recs, s.data, str_len=sl + 1)).section == "strings"  # H10
-    assert _fmt_err(make_blob(recs, s.data, type_len=tl + 4, str_off=tl + 4)).section  # H10
-    # H11: gap, overlap, trailing bytes
-    assert _fmt_err(make_blob(recs, s.data, str_len=sl - 1)).section is None
-    assert _fmt_err(make_blob(recs, s.data, str_off=tl - 4)).section is None
-    assert _fmt_err(make_blob(recs, s.data) + b"\0\0\0\0").section is None
-    # H12: hdr_len 24 with the (4-byte padded) strings before the types
+    assert e.section == "layout"  # H9: it runs past the data
+    assert _fmt_err(make_blob(recs, s.data, str_len=sl + 1)).section == "strings"  # H9
+    assert _fmt_err(make_blob(recs, s.data, type_len=tl + 4, str_off=tl + 4)).section  # H9
+    # H9: data after the last section, overlap, trailing bytes
+    assert _fmt_err(make_blob(recs, s.data, str_len=sl - 1)).section == "header"
+    assert _fmt_err(make_blob(recs, s.data, str_off=tl - 4)).section == "strings"
+    assert _fmt_err(make_blob(recs, s.data) + b"\0\0\0\0").section == "header"
+    # S1: hdr_len 24 with the (4-byte padded) strings before the types
     s2 = Strs()
     recs2 = [int_rec(s2)]
     s2.data += b"\0" * (-len(s2.data) % 4)
@@ -270,9 +276,10 @@ def test_layout_section_roundtrip_and_swap():
 def test_string_rules():
     s = Strs()
     recs = [int_rec(s)]
-    assert _fmt_err(make_blob(recs, bytes(s.data) + b"x")).section == "strings"  # S1
+    assert _fmt_err(make_blob(recs, bytes(s.data) + b"x")).section == "strings"  # S2
     assert _fmt_err(make_blob(recs, b"x" + bytes(s.data))).section == "strings"  # S2
-    assert _fmt_err(make_blob([], b"")).section == "strings"  # S2: empty base strings
+    assert _fmt_err(make_blob(recs, b"")).section == "strings"  # S2: empty base strings
+    assert _fmt_err(make_blob([], b"")).section == "header"  # H8: no data at all
     base = Btf.from_bytes(base_blob())
     split_strs = Strs(first=b"")
     split = make_blob([rec(PTR, 0, 1)], split_strs.data)  # split may have no strings

@@ -119,33 +119,39 @@ def _err(msg: str, section: str | None, offset: int | None = None, **kw) -> BtfF
     return BtfFormatError(msg, section=section, offset=offset, **kw)
 
 
-def parse_header(data: bytes) -> Tuple[ByteOrder, Header]:
-    """Rules H1-H7: decode and check the fixed header fields."""
-    if len(data) < HEADER_MIN:  # H1
-        raise _err(f"BTF too short: {len(data)} bytes, header needs 24", "header", 0)
+def parse_header(data: bytes, is_split: bool) -> Tuple[ByteOrder, Header]:
+    """Rules H1-H8: decode and check the fixed header fields (``btf_parse_hdr``)."""
     order: ByteOrder
-    if data[0:2] == b"\x9f\xeb":  # H2: 0xEB9F read little-endian
+    if data[0:2] == b"\x9f\xeb":  # H1: 0xEB9F read little-endian
         order = "little"
     elif data[0:2] == b"\xeb\x9f":
         order = "big"
     else:
         raise _err("Invalid magic", "header", 0)
-    if data[2] != 1:  # H3
-        raise _err(f"Unsupported version {data[2]}", "header", 2)
-    if data[3] != 0:  # H4
-        raise _err(f"Unsupported flags {data[3]:#x}", "header", 3)
+    if len(data) < 8:  # H2
+        raise _err(f"hdr_len not found ({len(data)} bytes of data)", "header", 4)
 
     def u32(off: int) -> int:
         return int.from_bytes(data[off : off + 4], order)
 
     hdr_len = u32(4)
-    if hdr_len > len(data):  # H5
-        raise _err(f"hdr_len {hdr_len} exceeds data size {len(data)}", "header", 4)
-    if not (hdr_len == HEADER_MIN or (hdr_len >= HEADER_LAYOUT and hdr_len % 4 == 0)):  # H6
-        raise _err(f"Unsupported hdr_len {hdr_len}", "header", 4)
-    if any(data[HEADER_LAYOUT:hdr_len]):  # H7 (btf_parse_hdr)
-        raise _err("Unsupported btf_header", "header", HEADER_LAYOUT)
+    if hdr_len > len(data):  # H3
+        raise _err(f"btf_header not found (hdr_len {hdr_len}, {len(data)} bytes)", "header", 4)
+    if hdr_len < HEADER_MIN:  # H4
+        raise _err(f"Invalid hdr_len ({hdr_len}, below {HEADER_MIN})", "header", 4)
+    # H5: the layout fields exist only from HEADER_LAYOUT bytes on; what lies past the
+    # fields this hdr_len holds must be zero.
     has_layout_fields = hdr_len >= HEADER_LAYOUT
+    known = HEADER_LAYOUT if has_layout_fields else HEADER_MIN
+    for at in range(known, hdr_len):
+        if data[at]:
+            raise _err("Unsupported btf_header (non-zero byte past the known fields)", "header", at)
+    if data[2] != 1:  # H6
+        raise _err(f"Unsupported version ({data[2]})", "header", 2)
+    if data[3] != 0:  # H7
+        raise _err(f"Unsupported flags ({data[3]:#x})", "header", 3)
+    if not is_split and len(data) == hdr_len:  # H8
+        raise _err("No data", "header", 4)
     header: Header = {
         "magic": BTF_MAGIC,
         "version": data[2],
@@ -161,43 +167,83 @@ def parse_header(data: bytes) -> Tuple[ByteOrder, Header]:
     return order, header
 
 
+def _to_int(v: int) -> int:
+    """A u32 read as the kernel's ``int`` cast of it."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _sections_in_kernel_order(secs: List[Tuple[str, int, int]]) -> List[Tuple[str, int, int]]:
+    """The kernel sorts by offset, then length, comparing the ``int`` of the u32
+    difference (``btf_sec_info_cmp``); for two sections its sort keeps the pair in
+    order exactly when the first compares below the second. Three exist only with the
+    layout section: sorted as numbers."""
+    if len(secs) == 2:
+        (_, off_a, len_a), (_, off_b, len_b) = secs
+        d = _to_int(off_a - off_b) or _to_int(len_a - len_b)
+        return secs if d < 0 else [secs[1], secs[0]]
+    return sorted(secs, key=lambda s: (s[1], s[2]))
+
+
 def check_sections(data_len: int, h: Header) -> None:
-    """Rules H8-H12: alignment and exact tiling of the sections (``btf_check_sec_info``)."""
+    """Rule H9: the sections, empty ones included, tile the data after the header
+    exactly (``btf_check_sec_info``)."""
     hdr_len = h["hdr_len"]
-    if h["type_off"] % 4:  # H8
-        raise _err("Unaligned type_off", "types", 8)
-    has_layout = bool(h["layout_len"])  # None (short header) or 0 => absent
-    # both None together (short header), and then unused: has_layout is False
-    layout_off, layout_len = h["layout_off"] or 0, h["layout_len"] or 0
-    if has_layout and (layout_off % 4 or layout_len % 4):  # H9
-        raise _err("Unaligned layout section", "layout", 24)
     avail = data_len - hdr_len
-    # (name, offset, length); checked in header-field order: types, strings, layout.
     secs = [("types", h["type_off"], h["type_len"]), ("strings", h["str_off"], h["str_len"])]
-    if has_layout:
-        secs.append(("layout", layout_off, layout_len))
-    for name, off, length in secs:  # H10
-        if length and off + length > avail:
-            raise _err(f"{name} section runs past the end of the data", name, hdr_len + off)
-    expected = 0
-    for name, off, length in sorted((s for s in secs if s[2]), key=lambda s: s[1]):  # H11
-        if off > expected:
-            raise _err("Unsupported section found (gap)", None, hdr_len + expected)
-        if off < expected:
-            raise _err(f"Section overlap found ({name})", None, hdr_len + off)
-        expected = off + length
-    if expected != avail:
-        raise _err("Unsupported section found (trailing data)", None, hdr_len + expected)
-    if hdr_len == HEADER_MIN and h["str_len"] and h["str_off"] + h["str_len"] != avail:  # H12
-        raise _err("String section is not at the end", "strings", hdr_len + h["str_off"])
+    if h["layout_len"]:  # None (no layout fields) or 0: no layout section
+        assert h["layout_off"] is not None
+        secs.append(("layout", h["layout_off"], h["layout_len"]))
+    total = 0
+    for name, off, length in _sections_in_kernel_order(secs):
+        after = f"{avail} bytes follow the header"
+        if off > avail:
+            raise _err(f"Invalid section offset ({name} at {off}; {after})", name)
+        if off > total:
+            raise _err(f"Unsupported section found (gap before {name})", name)
+        if off < total:
+            raise _err(
+                f"Section overlap found ({name} at {off}; the one before ends at {total})", name
+            )
+        if length > avail - total:
+            raise _err(f"Total section length too long ({name} at {off}+{length}; {after})", name)
+        total += length
+    if total != avail:
+        raise _err(
+            "Unsupported section found (data after the last section)", "header", hdr_len + total
+        )
 
 
-def check_strings(strings: bytes, is_split: bool, str_start: int) -> None:
+def check_strings(data: bytes, h: Header, is_split: bool) -> None:
     """Rules S1-S2 (``btf_parse_str_sec``)."""
-    if strings and strings[-1] != 0:  # S1
-        raise _err("String section is not NUL-terminated", "strings", str_start + len(strings) - 1)
-    if not is_split and (not strings or strings[0] != 0):  # S2
-        raise _err("Base BTF string section must start with an empty string", "strings", str_start)
+    hdr_len, off, length = h["hdr_len"], h["str_off"], h["str_len"]
+    start = hdr_len + off
+    if hdr_len < HEADER_LAYOUT and start + length != len(data):  # S1
+        raise _err("String section is not at the end", "strings", start)
+    if is_split and not length:
+        return
+    strings = data[start : start + length]
+    why, at = "", start  # S2
+    if not strings:
+        why, at = "empty", start
+    elif strings[-1] != 0:
+        why, at = "not NUL-terminated", start + length - 1
+    elif not is_split and strings[0] != 0:
+        why, at = "does not start with NUL: split BTF without its base?", start
+    if why:
+        raise _err(f"Invalid string section ({why})", "strings", at)
+
+
+def check_layout(h: Header) -> None:
+    """Rule L1 (``btf_parse_layout_sec``): the layout section holds 4-byte entries."""
+    off, length = h["layout_off"], h["layout_len"]
+    if not length:
+        return
+    assert off is not None  # the layout fields are set together
+    if off % 4:
+        raise _err("Unaligned layout_off", "layout", 24)
+    if length % 4:
+        raise _err("Invalid layout_len: not a multiple of 4", "layout", 28)
 
 
 def parse_types(
@@ -216,16 +262,21 @@ def parse_types(
         offset = type_start + pos * 4
         left = type_len - pos * 4
         if left < 12:  # T1
-            raise _err("Truncated type record", "types", offset, type_id=type_id)
-        kind, vlen, _ = split_info(words[pos + 1])
+            msg = f"Truncated type record: meta_left:{left} meta_needed:12"
+            raise _err(msg, "types", offset, type_id=type_id)
+        info = words[pos + 1]
+        kind, vlen, _ = split_info(info)
         if not 1 <= kind <= KIND_MAX:  # T2
-            raise _err(f"Unknown kind {kind}", "types", offset, type_id=type_id)
+            # kind bits past the classic five are unused bits of the info word to the
+            # kernels of the classic encoding, which test those first
+            msg = f"Invalid btf_info:{info:x}" if kind > 31 else f"Invalid kind:{kind}"
+            raise _err(msg, "types", offset, type_id=type_id)
         lay = LAYOUTS[kind]
         assert lay is not None
         trailing = lay.info_words + vlen * lay.elem_words  # in words; no allocation yet
         if (COMMON_WORDS + trailing) * 4 > left:  # T3
             raise _err(
-                f"Truncated type record: needs {trailing * 4} trailing bytes",
+                f"Truncated {lay.name} record: meta_left:{left - 12} meta_needed:{trailing * 4}",
                 "types",
                 offset,
                 type_id=type_id,
@@ -240,12 +291,15 @@ def parse_types(
 
 def parse_raw(data: bytes, is_split: bool, start_id: int) -> Parsed:
     """Parse a raw BTF blob (no ELF, no compression) following docs/rules.md §1."""
-    order, h = parse_header(data)
+    order, h = parse_header(data, is_split)
     check_sections(len(data), h)
+    check_strings(data, h, is_split)
+    check_layout(h)
+    if h["type_off"] % 4:  # T0 (``btf_parse_type_sec``)
+        raise _err("Unaligned type_off", "types", 8)
     hdr_len = h["hdr_len"]
     str_start = hdr_len + h["str_off"]
     strings = bytes(data[str_start : str_start + h["str_len"]])
-    check_strings(strings, is_split, str_start)
     types = parse_types(data, order, hdr_len + h["type_off"], h["type_len"], start_id)
     layout = None
     layout_off, layout_len = h["layout_off"], h["layout_len"]

@@ -73,7 +73,7 @@ def is_section_name(s: bytes | None) -> bool:
 def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
     if level not in ("strict", "module"):
         raise ValueError(f"level must be 'strict' or 'module', not {level!r}")
-    _phase0(btf)
+    _phase0(btf, level)
     checker = _MetaChecker(btf, wide)
     for t in btf.types:
         checker.check(t)
@@ -85,10 +85,13 @@ def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- phase 0 (global limits)
-def _phase0(btf: Btf) -> None:
+def _phase0(btf: Btf, level: str) -> None:
     str_len = len(btf.strings)
     if str_len and btf.start_str_off + str_len - 1 > MAX_STR:  # G1
         raise BtfValidationError("String section too large", section="strings")
+    # G3 (``btf_parse_type_sec``): user BTF, which is never split, has a type
+    if level == "strict" and btf.base is None and not btf.types:
+        raise BtfValidationError("No type found", section="types")
     if btf.last_id > MAX_ID:  # G2
         raise BtfValidationError("Too many types", type_id=MAX_ID + 1, section="types")
 

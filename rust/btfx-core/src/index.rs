@@ -185,16 +185,33 @@ impl<W: Fn([u8; 4]) -> u32> Walk<'_, W> {
     #[cold]
     fn error(&self, start_id: u32, index: usize, at: u64, off: usize) -> Error {
         let tid = u32::try_from(u64::from(start_id) + index as u64).ok();
-        let message = match self.info(off) {
-            None => "Truncated type record".to_owned(),
-            Some(info) => match Kind::from_raw(info::kind(info)) {
-                None => format!("Unknown kind {}", info::kind(info)),
-                Some(k) => {
-                    format!("Truncated {} record: needs {} bytes", k.name(), record_bytes(info))
-                }
-            },
-        };
+        let info = self.info(off);
+        let message = record_error(info, (self.types.len() - off) as u64);
         Error::format_at(Section::Types, tid, at, message)
+    }
+}
+
+/// The T1-T3 message for a record with `left` bytes of the section from its start and
+/// info word `info` (`None`: its head does not fit), worded as `btf_check_meta` logs
+/// it: `meta_left` and `meta_needed` count the head, then the trailing data after it.
+#[cold]
+pub(crate) fn record_error(info: Option<u32>, left: u64) -> String {
+    const HEAD: u64 = 12;
+    let Some(info) = info else {
+        return format!("Truncated type record: meta_left:{left} meta_needed:{HEAD}");
+    };
+    let kind = info::kind(info);
+    match Kind::from_raw(kind) {
+        // Kind bits past the classic five are "unused" bits of the info word to the
+        // kernels of the classic encoding, which test those first.
+        None if kind > 31 => format!("Invalid btf_info:{info:x}"),
+        None => format!("Invalid kind:{kind}"),
+        Some(k) => format!(
+            "Truncated {} record: meta_left:{} meta_needed:{}",
+            k.name(),
+            left - HEAD,
+            record_bytes(info) - HEAD
+        ),
     }
 }
 
@@ -209,17 +226,18 @@ pub fn plain_walk(
     let mut offsets = Vec::new();
     let mut off = 0usize;
     while off < types.len() {
-        let stop = |msg: String| Err((offsets.len() as u32, off as u64, msg));
-        if off + 12 > types.len() {
-            return stop("Truncated type record".into());
+        let left = types.len() - off;
+        let stop = |info| Err((offsets.len() as u32, off as u64, record_error(info, left as u64)));
+        if left < 12 {
+            return stop(None);
         }
         let info = order.u32_at(types, off + 4);
         let Some(k) = Kind::from_raw(info::kind(info)) else {
-            return stop(format!("Unknown kind {}", info::kind(info)));
+            return stop(Some(info));
         };
         let size = k.record_size(info::vlen(info));
-        if size > (types.len() - off) as u64 {
-            return stop(format!("Truncated {} record: needs {size} bytes", k.name()));
+        if size > left as u64 {
+            return stop(Some(info));
         }
         offsets.push(off as u32);
         off += size as usize;

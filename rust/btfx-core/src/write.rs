@@ -29,6 +29,7 @@ pub fn write_header_keep(
     empty_layout_off: Option<u32>,
     str_len: u32,
 ) {
+    let start = out.len();
     match order {
         ByteOrder::Little => out.extend_from_slice(&[0x9f, 0xeb]),
         ByteOrder::Big => out.extend_from_slice(&[0xeb, 0x9f]),
@@ -44,8 +45,9 @@ pub fn write_header_keep(
     if hdr_len >= HDR_LEN_LAYOUT {
         order.put_u32(out, if layout == 0 { empty_layout_off.unwrap_or(0) } else { type_len });
         order.put_u32(out, layout);
-        out.resize(out.len() + (hdr_len - HDR_LEN_LAYOUT) as usize, 0);
     }
+    // The header's tail past its fields is zero (docs/rules.md H5).
+    out.resize(start + hdr_len as usize, 0);
 }
 
 /// Copies `src` (a run of u32 words) into `out`, swapping each word if the orders differ.

@@ -381,6 +381,15 @@ impl<'a, E: Rd> Validator<'a, E> {
                 offset: None,
             });
         }
+        // G3 (`btf_parse_type_sec`, user BTF only): standalone BTF has a type.
+        if self.opts.level == Level::Strict && !self.btf.is_split() && self.btf.nr_types() == 0 {
+            return Err(Error::Validation {
+                message: "No type found".into(),
+                type_id: None,
+                kind: None,
+                offset: None,
+            });
+        }
         // G2 (`btf_check_all_metas` / `btf_add_type`: BTF_MAX_TYPE).
         if self.last_id > MAX_TYPE_ID {
             return Err(self.err(MAX_TYPE_ID + 1, "Too many types"));

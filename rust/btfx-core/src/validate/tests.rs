@@ -1400,11 +1400,16 @@ fn base_is_not_checked() {
     run(&b.btf_on(&base), Level::Strict, false).unwrap();
 }
 
+/// Standalone BTF without types is user BTF the kernel refuses ("No type found", G3);
+/// module BTF (split) may add none.
 #[test]
 fn empty_btf() {
     let b = B::new();
-    run(&b.btf(), Level::Strict, false).unwrap();
+    let e = run(&b.btf(), Level::Strict, false).unwrap_err();
+    assert_eq!((e.type_id(), e.to_string().as_str()), (None, "No type found"));
+    run(&b.btf(), Level::Module, false).unwrap();
     let base = base();
+    run(&B::split(&base).btf_on(&base), Level::Module, false).unwrap();
     run(&B::split(&base).btf_on(&base), Level::Strict, false).unwrap();
 }
 

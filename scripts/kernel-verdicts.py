@@ -19,9 +19,9 @@ such blob (5 MB) on a 2-core machine.
 Prints the disagreements grouped by the kernel's message (numbers and names blanked) or
 btfx's, with one example each; then the rejections on which both agree but that name a
 different type, or whose kernel log line does not end with btfx's message (its kernel
-words: what comes after a "where: " prefix, without a trailing "(details)"). Blobs in the
-other byte order are converted first (the kernel reads its own); blobs btfx cannot parse
-are skipped. Exit status 1 when there is a disagreement.
+words: what comes after a "where: " prefix, without a trailing "(details)"). Corruptions
+are made in this machine's byte order, which the kernel reads; valid blobs in the other
+one are converted first. Exit status 1 when there is a disagreement.
 
 A development tool, not a test: the verdict depends on the running kernel's version, and
 loading BTF needs CAP_BPF (root). The BTF objects it loads are freed at once.
@@ -165,7 +165,9 @@ def collect(n_valid: int, n_invalid: int) -> List[Tuple[str, bytes]]:
         out.append(("valid", blob))
 
     @settings(max_examples=n_invalid, **opts)
-    @given(btfgen.invalid_btf())
+    # In this machine's byte order: a corrupted blob in the other one cannot be converted
+    # for the kernel when btfx cannot parse it.
+    @given(btfgen.invalid_btf(sys.byteorder))
     def invalid(inv: btfgen.Invalid) -> None:
         out.append((inv.note or "invalid", inv[0]))
 
@@ -177,8 +179,9 @@ def collect(n_valid: int, n_invalid: int) -> List[Tuple[str, bytes]]:
 
 
 def native(blob: bytes) -> Optional[bytes]:
-    """The blob in this machine's byte order, or None if btfx cannot parse it."""
-    if blob[:2] == (b"\x9f\xeb" if sys.byteorder == "little" else b"\xeb\x9f"):
+    """The blob in this machine's byte order (as it is unless it has the other order's
+    magic), or None if btfx cannot parse it."""
+    if blob[:2] != (b"\xeb\x9f" if sys.byteorder == "little" else b"\x9f\xeb"):
         return blob
     try:
         return btfx.Btf.from_bytes(blob).to_bytes(byteorder=sys.byteorder)

@@ -929,8 +929,8 @@ def _header_mutation(draw, m: Model) -> Invalid:
 
 
 @st.composite
-def _invalid(draw) -> Invalid:
-    m: Model = draw(valid_model())
+def _invalid(draw, byteorder: str | None = None) -> Invalid:
+    m: Model = draw(valid_model(byteorder))
     group = draw(st.sampled_from(["meta", "header", "records", "meta", "tags", "resolve"]))
     if group == "header":
         return _header_mutation(draw, m)
@@ -945,9 +945,10 @@ def _invalid(draw) -> Invalid:
     return _resolve_mutation(draw, m)
 
 
-def invalid_btf() -> st.SearchStrategy[Invalid]:
-    """Targeted corruptions of valid blobs with the outcome docs/rules.md prescribes."""
-    return _invalid()
+def invalid_btf(byteorder: str | None = None) -> st.SearchStrategy[Invalid]:
+    """Targeted corruptions of valid blobs with the outcome docs/rules.md prescribes (in
+    ``byteorder``, or either)."""
+    return _invalid(byteorder)
 
 
 @st.composite

@@ -58,6 +58,7 @@ def kernel_words(message: str) -> str:
 REJECTED = [
     ("bad magic", b"\x12\x34" + blob(ONE)[2:], "header", None, "Invalid magic"),
     ("7 bytes", blob(ONE)[:7], "header", None, "hdr_len not found"),
+    ("3 bytes, no magic", b"abc", "header", None, "hdr_len not found"),
     ("20 bytes", blob(ONE)[:20], "header", None, "btf_header not found"),
     ("hdr_len past the data", blob(ONE, hdr_len=24)[:4] + struct.pack("<I", 99) + blob(ONE)[8:],
      "header", None, "btf_header not found"),

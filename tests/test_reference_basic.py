@@ -189,9 +189,9 @@ def test_minimal_roundtrip_both_orders():
     "data, section",
     [
         (b"\x9f\xeb\x01\x00" + bytes(10), "header"),  # H4
-        (base_blob()[:7], "header"),  # H2
+        (base_blob()[:7], "header"),  # H1
         (base_blob()[:23], "header"),  # H3
-        (b"\x00\x00" + base_blob()[2:], "header"),  # H1
+        (b"\x00\x00" + base_blob()[2:], "header"),  # H2
         (base_blob(version=2), "header"),  # H6
         (base_blob(flags=1), "header"),  # H7
     ],

@@ -121,15 +121,15 @@ def _err(msg: str, section: str | None, offset: int | None = None, **kw) -> BtfF
 
 def parse_header(data: bytes, is_split: bool) -> Tuple[ByteOrder, Header]:
     """Rules H1-H8: decode and check the fixed header fields (``btf_parse_hdr``)."""
+    if len(data) < 8:  # H1
+        raise _err(f"hdr_len not found ({len(data)} bytes of data)", "header", 4)
     order: ByteOrder
-    if data[0:2] == b"\x9f\xeb":  # H1: 0xEB9F read little-endian
+    if data[0:2] == b"\x9f\xeb":  # H2: 0xEB9F read little-endian; first, for the order
         order = "little"
     elif data[0:2] == b"\xeb\x9f":
         order = "big"
     else:
         raise _err("Invalid magic", "header", 0)
-    if len(data) < 8:  # H2
-        raise _err(f"hdr_len not found ({len(data)} bytes of data)", "header", 4)
 
     def u32(off: int) -> int:
         return int.from_bytes(data[off : off + 4], order)

@@ -33,23 +33,23 @@ impl Header {
     /// start of `btf_parse_type_sec`), worded as the kernel logs it (docs/rules.md §1).
     pub fn parse(data: &[u8], is_split: bool) -> Result<(Header, ByteOrder)> {
         let hdr = Section::Header;
-        // The byte order comes from the magic, so it is read first.
+        if data.len() < 8 {
+            let msg = format!("hdr_len not found ({} bytes of data)", data.len());
+            return Err(Error::format_at(hdr, None, 4, msg));
+        }
+        // The byte order comes from the magic, so it is checked before hdr_len is read.
         let order = match data {
             [0x9f, 0xeb, ..] => ByteOrder::Little,
             [0xeb, 0x9f, ..] => ByteOrder::Big,
             _ => return Err(Error::format_at(hdr, None, 0, "Invalid magic")),
         };
-        if data.len() < 8 {
-            let msg = format!("hdr_len not found ({} bytes of data)", data.len());
-            return Err(Error::format_at(hdr, None, 4, msg));
-        }
         let hdr_len = order.u32_at(data, 4);
         if u64::from(hdr_len) > data.len() as u64 {
             let msg = format!("btf_header not found (hdr_len {hdr_len}, {} bytes)", data.len());
             return Err(Error::format_at(hdr, None, 4, msg));
         }
-        // Shorter than the classic fields: the kernel reads zeros for the missing ones,
-        // which no layout of sections survives.
+        // Shorter than the classic fields: refused. The kernel reads zeros for the
+        // missing ones; only split BTF without strings could get past that.
         if hdr_len < HDR_LEN_V1 {
             let msg = format!("Invalid hdr_len ({hdr_len}, below {HDR_LEN_V1})");
             return Err(Error::format_at(hdr, None, 4, msg));

@@ -846,6 +846,7 @@ def _header_mutation(draw, m: Model) -> Invalid:
                 "str_no_nul_end",
                 "str_no_nul_start",
                 "str_empty",
+                "str_empty_at",
                 "chop",
                 "short",
             ]
@@ -923,6 +924,10 @@ def _header_mutation(draw, m: Model) -> Invalid:
         return _fmt(data[:off] + b"x" + data[off + 1 :], None, what)
     if what == "str_empty":  # a base needs its leading NUL
         blob = serialize(m, Header(hdr_len=m.hdr_len, str_len=0))
+        return _fmt(blob[: len(blob) - slen], None, what)
+    if what == "str_empty_at":  # empty sections count too: past the data, or inside another
+        off = draw(st.one_of(st.integers(tlen + 1, tlen + 64), st.integers(1, tlen - 1)))
+        blob = serialize(m, Header(hdr_len=m.hdr_len, str_off=off, str_len=0))
         return _fmt(blob[: len(blob) - slen], None, what)
     # chop: cut bytes off the end of the blob, header unchanged -> sections run past the end
     return _fmt(data[: len(data) - draw(st.integers(1, min(len(data) - 24, 16)))], None, what)

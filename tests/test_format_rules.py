@@ -128,13 +128,34 @@ def test_both_word_it_alike(name, data):
     assert messages[0] == messages[1], name
 
 
-def test_hdr_len_below_24_is_btfx_worded():
-    # The kernel reads zeros for the fields past hdr_len, and then fails on whatever
-    # that breaks ("Unsupported section found", "Invalid magic", ...).
-    data = blob(ONE)[:4] + struct.pack("<I", 16) + blob(ONE)[8:]
-    for mod in BACKENDS.values():
-        with pytest.raises(BtfFormatError, match=r"^Invalid hdr_len \(16, below 24\)"):
-            mod.Btf.from_bytes(data)
+def short_header(hdr_len: int, fields: tuple, body: bytes) -> bytes:
+    """A header cut to ``hdr_len`` bytes, but never to fewer than the 8 bytes up to the
+    hdr_len field (the kernel reads zeros for the fields past ``hdr_len``)."""
+    head = struct.pack("<HBBI4I", 0xEB9F, 1, 0, hdr_len, *fields, *(0,) * (4 - len(fields)))
+    return head[: max(hdr_len, 8)] + body
+
+
+PTR = struct.pack("<III", 0, 2 << 24, 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_short_header_fails_as_in_the_kernel(backend):
+    """With the missing fields read as zeros, each short header fails the kernel's check
+    it fails there (6.18.44); split BTF without strings would pass, and is refused."""
+    mod = BACKENDS[backend]
+    base = mod.Btf.from_bytes(blob(ONE))
+    cases = [  # (hdr_len, fields, body, split, message)
+        (16, (0, 100), ONE + STRS, False, "Total section length too long"),
+        (12, (0,), ONE + STRS, False, "Unsupported section found"),
+        (16, (0, 12), PTR, True, "String section is not at the end"),
+        (0, (), ONE + STRS, False, "Invalid magic"),
+        (20, (0, 12, 12), PTR, True, "Invalid hdr_len (20, below 24)"),
+    ]
+    for hdr_len, fields, body, split, message in cases:
+        data = short_header(hdr_len, fields, body)
+        with pytest.raises(BtfFormatError) as ei:
+            mod.Btf.from_bytes(data, base if split else None)
+        assert ei.value.message.startswith(message), (hdr_len, ei.value.message)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

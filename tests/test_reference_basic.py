@@ -188,7 +188,7 @@ def test_minimal_roundtrip_both_orders():
 @pytest.mark.parametrize(
     "data, section",
     [
-        (b"\x9f\xeb\x01\x00" + bytes(10), "header"),  # H4
+        (b"\x9f\xeb\x01\x00" + bytes(10), "header"),  # H5: hdr_len 0, so the magic reads as 0
         (base_blob()[:7], "header"),  # H1
         (base_blob()[:23], "header"),  # H3
         (b"\x00\x00" + base_blob()[2:], "header"),  # H2

@@ -121,6 +121,7 @@ def _err(msg: str, section: str | None, offset: int | None = None, **kw) -> BtfF
 
 def parse_header(data: bytes, is_split: bool) -> Tuple[ByteOrder, Header]:
     """Rules H1-H8: decode and check the fixed header fields (``btf_parse_hdr``)."""
+    # (H10, a header shorter than the classic fields, is decided after the sections.)
     if len(data) < 8:  # H1
         raise _err(f"hdr_len not found ({len(data)} bytes of data)", "header", 4)
     order: ByteOrder
@@ -137,32 +138,38 @@ def parse_header(data: bytes, is_split: bool) -> Tuple[ByteOrder, Header]:
     hdr_len = u32(4)
     if hdr_len > len(data):  # H3
         raise _err(f"btf_header not found (hdr_len {hdr_len}, {len(data)} bytes)", "header", 4)
-    if hdr_len < HEADER_MIN:  # H4
-        raise _err(f"Invalid hdr_len ({hdr_len}, below {HEADER_MIN})", "header", 4)
-    # H5: the layout fields exist only from HEADER_LAYOUT bytes on; what lies past the
+    # H4: the layout fields exist only from HEADER_LAYOUT bytes on; what lies past the
     # fields this hdr_len holds must be zero.
     has_layout_fields = hdr_len >= HEADER_LAYOUT
     known = HEADER_LAYOUT if has_layout_fields else HEADER_MIN
     for at in range(known, hdr_len):
         if data[at]:
             raise _err("Unsupported btf_header (non-zero byte past the known fields)", "header", at)
-    if data[2] != 1:  # H6
-        raise _err(f"Unsupported version ({data[2]})", "header", 2)
-    if data[3] != 0:  # H7
-        raise _err(f"Unsupported flags ({data[3]:#x})", "header", 3)
+    # the kernel copies the first hdr_len bytes into its header and reads zeros past them
+    image = bytes(data[: min(hdr_len, HEADER_LAYOUT)]).ljust(HEADER_LAYOUT, b"\0")
+    if image[0:2] != data[0:2]:  # H5
+        raise _err("Invalid magic", "header", 0)
+    if image[2] != 1:  # H6
+        raise _err(f"Unsupported version ({image[2]})", "header", 2)
+    if image[3] != 0:  # H7
+        raise _err(f"Unsupported flags ({image[3]:#x})", "header", 3)
     if not is_split and len(data) == hdr_len:  # H8
         raise _err("No data", "header", 4)
+
+    def field(off: int) -> int:
+        return int.from_bytes(image[off : off + 4], order)
+
     header: Header = {
         "magic": BTF_MAGIC,
-        "version": data[2],
-        "flags": data[3],
+        "version": image[2],
+        "flags": image[3],
         "hdr_len": hdr_len,
-        "type_off": u32(8),
-        "type_len": u32(12),
-        "str_off": u32(16),
-        "str_len": u32(20),
-        "layout_off": u32(24) if has_layout_fields else None,
-        "layout_len": u32(28) if has_layout_fields else None,
+        "type_off": field(8),
+        "type_len": field(12),
+        "str_off": field(16),
+        "str_len": field(20),
+        "layout_off": field(24) if has_layout_fields else None,
+        "layout_len": field(28) if has_layout_fields else None,
     }
     return order, header
 
@@ -298,6 +305,8 @@ def parse_raw(data: bytes, is_split: bool, start_id: int) -> Parsed:
     if h["type_off"] % 4:  # T0 (``btf_parse_type_sec``)
         raise _err("Unaligned type_off", "types", 8)
     hdr_len = h["hdr_len"]
+    if hdr_len < HEADER_MIN:  # H10: past the kernel's checks, still refused
+        raise _err(f"Invalid hdr_len ({hdr_len}, below {HEADER_MIN})", "header", 4)
     str_start = hdr_len + h["str_off"]
     strings = bytes(data[str_start : str_start + h["str_len"]])
     types = parse_types(data, order, hdr_len + h["type_off"], h["type_len"], start_id)

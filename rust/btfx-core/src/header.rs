@@ -1,4 +1,4 @@
-//! `struct btf_header` parsing and the section-layout rules (docs/rules.md H1-H9, S1-S2, L1,
+//! `struct btf_header` parsing and the section-layout rules (docs/rules.md H1-H10, S1-S2, L1,
 //! T0).
 
 use crate::endian::ByteOrder;
@@ -48,12 +48,6 @@ impl Header {
             let msg = format!("btf_header not found (hdr_len {hdr_len}, {} bytes)", data.len());
             return Err(Error::format_at(hdr, None, 4, msg));
         }
-        // Shorter than the classic fields: refused. The kernel reads zeros for the
-        // missing ones; only split BTF without strings could get past that.
-        if hdr_len < HDR_LEN_V1 {
-            let msg = format!("Invalid hdr_len ({hdr_len}, below {HDR_LEN_V1})");
-            return Err(Error::format_at(hdr, None, 4, msg));
-        }
         // Header bytes past the fields this hdr_len holds must be zero: the layout
         // fields exist only in a 32-byte header.
         let known = if hdr_len >= HDR_LEN_LAYOUT { HDR_LEN_LAYOUT } else { HDR_LEN_V1 };
@@ -63,19 +57,27 @@ impl Header {
             let msg = "Unsupported btf_header (non-zero byte past the known fields)";
             return Err(Error::format_at(hdr, None, at, msg));
         }
-        let version = data[2];
+        // The kernel copies the first hdr_len bytes into its header and reads zeros for
+        // any field past them.
+        let mut image = [0u8; HDR_LEN_LAYOUT as usize];
+        let copied = hdr_len.min(HDR_LEN_LAYOUT) as usize;
+        image[..copied].copy_from_slice(&data[..copied]);
+        if image[..2] != data[..2] {
+            return Err(Error::format_at(hdr, None, 0, "Invalid magic"));
+        }
+        let version = image[2];
         if version != 1 {
             let msg = format!("Unsupported version ({version})");
             return Err(Error::format_at(hdr, None, 2, msg));
         }
-        let flags = data[3];
+        let flags = image[3];
         if flags != 0 {
             return Err(Error::format_at(hdr, None, 3, format!("Unsupported flags ({flags:#x})")));
         }
         if !is_split && data.len() as u64 == u64::from(hdr_len) {
             return Err(Error::format_at(hdr, None, 4, "No data"));
         }
-        let w = |off: usize| order.u32_at(data, off);
+        let w = |off: usize| order.u32_at(&image, off);
         let has_layout_fields = hdr_len >= HDR_LEN_LAYOUT;
         let h = Header {
             magic: MAGIC,
@@ -95,6 +97,12 @@ impl Header {
         h.check_layout()?;
         if !h.type_off.is_multiple_of(4) {
             return Err(Error::format_at(Section::Types, None, 8, "Unaligned type_off"));
+        }
+        // A header without all the classic fields that gets this far (split BTF without
+        // strings) would pass the kernel's module load; btfx refuses it.
+        if hdr_len < HDR_LEN_V1 {
+            let msg = format!("Invalid hdr_len ({hdr_len}, below {HDR_LEN_V1})");
+            return Err(Error::format_at(hdr, None, 4, msg));
         }
         Ok((h, order))
     }
@@ -251,10 +259,21 @@ mod tests {
                 assert!(message(&bad, false).starts_with("Unsupported btf_header"), "{hdr_len}");
             }
         }
-        assert_eq!(
-            message(&blob(16, [0; 4], &[0; 8])[..16], false),
-            "Invalid hdr_len (16, below 24)"
-        );
+        // Shorter than 24 bytes: the kernel's zeros for the missing fields, then refused.
+        let short = |hdr_len: usize, fields, body: &[u8]| {
+            let mut data = blob(24, fields, &[]);
+            data.truncate(hdr_len);
+            data[4] = hdr_len as u8;
+            [&data[..], body].concat()
+        };
+        let ptr = [0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0];
+        let data = short(16, [0, 12, 0, 0], &ptr); // strings (0, 0): not at the end
+        assert_eq!(message(&data, false), "String section is not at the end");
+        let data = short(20, [0, 12, 12, 0], &ptr); // split, no strings: tiles
+        assert_eq!(message(&data, true), "Invalid hdr_len (20, below 24)");
+        let mut data = short(8, [0; 4], &ptr);
+        data[4] = 0; // hdr_len 0: not even the magic is copied
+        assert_eq!(message(&data, true), "Invalid magic");
     }
 
     /// Empty sections take part in the tiling (`btf_check_sec_info`).

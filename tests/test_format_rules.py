@@ -104,6 +104,12 @@ REJECTED = [
     ("kind 31", blob(struct.pack("<IIII", 1, 31 << 24, 4, 32)), "types", 1, "Invalid kind:31"),
     ("info bit 29", blob(struct.pack("<IIII", 1, 0x21000000, 4, 32)), "types", 1,
      "Invalid btf_info:21000000"),
+    ("vlen bit 16, cut STRUCT", blob(struct.pack("<III", 0, 0x04010000, 4)), "types", 1,
+     "Invalid btf_info:4010000"),
+    ("vlen bit 16, kind 20", blob(struct.pack("<III", 0, 0x14010000, 4)), "types", 1,
+     "Invalid btf_info:14010000"),
+    ("vlen bit 16, kind 0", blob(struct.pack("<III", 0, 0x00010000, 4)), "types", 1,
+     "Invalid btf_info:10000"),
 ]  # fmt: skip
 
 
@@ -202,3 +208,36 @@ def test_empty_sections_tie_as_the_kernel_sorts_them(backend):
         mod.Btf.from_bytes(data, split_base)  # tiles, but the strings must come last
     # and empty types at the strings' offset, as libbpf writes BTF without types
     mod.Btf.from_bytes(blob(fields=(0, 0, 0, 3)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bpf_btf_load_size_limit(backend):
+    """`BPF_BTF_LOAD` takes at most 16 MiB (`BTF_MAX_SIZE`; E2BIG without a log): strict
+    validation refuses more, module level does not (G0)."""
+    mod = BACKENDS[backend]
+    limit = 16 << 20
+    for size, ok in ((limit, True), (limit + 1, False)):
+        strs = b"\0a\0" + bytes(size - 24 - 16 - 3)  # the one INT is named "a"
+        b = mod.Btf.from_bytes(blob(ONE, strs=strs))
+        b.validate("module")
+        if ok:
+            b.validate("strict")
+            continue
+        with pytest.raises(BtfValidationError) as ei:
+            b.validate("strict")
+        assert ei.value.message == f"BTF too large ({size} bytes; BPF_BTF_LOAD takes {limit})"
+        assert (ei.value.section, ei.value.type_id) == ("header", None)
+
+
+def test_split_in_the_other_byte_order():
+    """Split BTF must be in its base's byte order: both backends refuse it, alike."""
+    messages = []
+    for mod in BACKENDS.values():
+        base = mod.Btf.from_bytes(blob(ONE))
+        split_le = blob(struct.pack("<III", 0, 2 << 24, 1), strs=b"")
+        split_be = mod.Btf.from_bytes(split_le, base).to_bytes("big")
+        with pytest.raises(BtfError) as ei:
+            mod.Btf.from_bytes(split_be, base)
+        assert type(ei.value) is BtfError
+        messages.append(ei.value.message)
+    assert messages[0] == messages[1] == "split BTF is big-endian but its base is little-endian"

@@ -24,6 +24,7 @@ KFLAG_SHIFT = 31
 CLASSIC_MAX_VLEN = 0xFFFF  # pre-2026 limit, checked by validate(wide=False)
 MAX_ID = 0xFFFFF  # BTF_MAX_TYPE
 MAX_STR = 0xFFFFFF  # BTF_MAX_NAME_OFFSET
+MAX_BTF_SIZE = 16 << 20  # BTF_MAX_SIZE: the largest blob BPF_BTF_LOAD takes
 
 HEADER_MIN = 24  # struct btf_header without the layout fields
 HEADER_LAYOUT = 32  # header with layout_off / layout_len

@@ -74,7 +74,7 @@ class Btf:
     @classmethod
     def _parse(cls, data: bytes, base: Btf | None) -> Btf:
         start_id = 1 if base is None else base.start_id + base.nr_types
-        p = parse_raw(data, base is not None, start_id)
+        p = parse_raw(data, base is not None, start_id, base.byteorder if base else None)
         return cls(
             byteorder=p.byteorder,
             header=p.header,

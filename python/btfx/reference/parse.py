@@ -12,7 +12,7 @@ import sys
 from array import array
 from typing import List, NamedTuple, Optional, Tuple, TypedDict
 
-from ..errors import BtfFormatError
+from ..errors import BtfError, BtfFormatError
 from ._layout import (
     COMMON_WORDS,
     HEADER_LAYOUT,
@@ -25,6 +25,8 @@ from ._layout import (
 )
 
 BTF_MAGIC = 0xEB9F
+#: The info bits of the classic encoding: vlen 0-15, kind 24-28, kind_flag 31.
+CLASSIC_INFO_MASK = 0x9F00FFFF
 
 
 class Header(TypedDict):
@@ -273,22 +275,20 @@ def parse_types(
             raise _err(msg, "types", offset, type_id=type_id)
         info = words[pos + 1]
         kind, vlen, _ = split_info(info)
+        # a record that fails T2 or T3 with bits set outside the classic encoding (vlen
+        # past 16 bits, kind past 5) fails on those first in the kernels of that encoding
+        classic = info & ~CLASSIC_INFO_MASK == 0
         if not 1 <= kind <= KIND_MAX:  # T2
-            # kind bits past the classic five are unused bits of the info word to the
-            # kernels of the classic encoding, which test those first
-            msg = f"Invalid btf_info:{info:x}" if kind > 31 else f"Invalid kind:{kind}"
+            msg = f"Invalid kind:{kind}" if classic else f"Invalid btf_info:{info:x}"
             raise _err(msg, "types", offset, type_id=type_id)
         lay = LAYOUTS[kind]
         assert lay is not None
         trailing = lay.info_words + vlen * lay.elem_words  # in words; no allocation yet
         if (COMMON_WORDS + trailing) * 4 > left:  # T3
-            raise _err(
-                f"Truncated {lay.name} record: meta_left:{left - 12} meta_needed:{trailing * 4}",
-                "types",
-                offset,
-                type_id=type_id,
-                kind=lay.name,
-            )
+            msg = f"Truncated {lay.name} record: meta_left:{left - 12} meta_needed:{trailing * 4}"
+            if not classic:
+                msg = f"Invalid btf_info:{info:x}"
+            raise _err(msg, "types", offset, type_id=type_id, kind=lay.name)
         end = pos + COMMON_WORDS + trailing
         types.append(TypeRecord(type_id, offset, tuple(words[pos:end])))
         pos = end
@@ -296,8 +296,11 @@ def parse_types(
     return types
 
 
-def parse_raw(data: bytes, is_split: bool, start_id: int) -> Parsed:
-    """Parse a raw BTF blob (no ELF, no compression) following docs/rules.md §1."""
+def parse_raw(
+    data: bytes, is_split: bool, start_id: int, base_order: Optional[ByteOrder] = None
+) -> Parsed:
+    """Parse a raw BTF blob (no ELF, no compression) following docs/rules.md §1; split
+    BTF must be in its base's byte order (``base_order``), checked before the records."""
     order, h = parse_header(data, is_split)
     check_sections(len(data), h)
     check_strings(data, h, is_split)
@@ -307,6 +310,8 @@ def parse_raw(data: bytes, is_split: bool, start_id: int) -> Parsed:
     hdr_len = h["hdr_len"]
     if hdr_len < HEADER_MIN:  # H10: past the kernel's checks, still refused
         raise _err(f"Invalid hdr_len ({hdr_len}, below {HEADER_MIN})", "header", 4)
+    if base_order is not None and order != base_order:
+        raise BtfError(f"split BTF is {order}-endian but its base is {base_order}-endian")
     str_start = hdr_len + h["str_off"]
     strings = bytes(data[str_start : str_start + h["str_len"]])
     types = parse_types(data, order, hdr_len + h["type_off"], h["type_len"], start_id)

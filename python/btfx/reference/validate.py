@@ -25,6 +25,7 @@ from ._layout import (
     FUNC_PROTO,
     FWD,
     INT,
+    MAX_BTF_SIZE,
     MAX_ID,
     MAX_STR,
     MODIFIERS,
@@ -86,6 +87,12 @@ def validate(btf: Btf, level: str = "strict", wide: bool = False) -> None:
 
 # ---------------------------------------------------------------- phase 0 (global limits)
 def _phase0(btf: Btf, level: str) -> None:
+    h = btf.header
+    # G0 (``btf_parse``: E2BIG, no log): the header and the sections that tile the rest
+    size = h["hdr_len"] + h["type_len"] + h["str_len"] + (h["layout_len"] or 0)
+    if level == "strict" and size > MAX_BTF_SIZE:
+        msg = f"BTF too large ({size} bytes; BPF_BTF_LOAD takes {MAX_BTF_SIZE})"
+        raise BtfValidationError(msg, section="header")
     str_len = len(btf.strings)
     if str_len and btf.start_str_off + str_len - 1 > MAX_STR:  # G1
         raise BtfValidationError("String section too large", section="strings")

@@ -39,6 +39,8 @@ pub enum Error {
     #[error("{message}")]
     Validation {
         message: String,
+        /// Where the rule looks: the type section, or the string section (G1).
+        section: Section,
         type_id: Option<u32>,
         kind: Option<&'static str>,
         offset: Option<u64>,

@@ -200,11 +200,14 @@ pub(crate) fn record_error(info: Option<u32>, left: u64) -> String {
     let Some(info) = info else {
         return format!("Truncated type record: meta_left:{left} meta_needed:{HEAD}");
     };
+    // Bits outside the classic encoding (vlen past 16 bits, kind past 5) are "unused"
+    // ones to the kernels of that encoding, which test them first (`btf_check_meta`).
+    const CLASSIC_INFO_MASK: u32 = 0x9f00_ffff;
+    if info & !CLASSIC_INFO_MASK != 0 {
+        return format!("Invalid btf_info:{info:x}");
+    }
     let kind = info::kind(info);
     match Kind::from_raw(kind) {
-        // Kind bits past the classic five are "unused" bits of the info word to the
-        // kernels of the classic encoding, which test those first.
-        None if kind > 31 => format!("Invalid btf_info:{info:x}"),
         None => format!("Invalid kind:{kind}"),
         Some(k) => format!(
             "Truncated {} record: meta_left:{} meta_needed:{}",

@@ -35,6 +35,8 @@ pub mod limits {
     pub const MAX_TYPE_ID: u32 = 0x000f_ffff;
     /// Largest string offset (`BTF_MAX_NAME_OFFSET`).
     pub const MAX_NAME_OFFSET: u32 = 0x00ff_ffff;
+    /// Largest BTF blob `BPF_BTF_LOAD` takes (`BTF_MAX_SIZE`, kernel/bpf/btf.c).
+    pub const MAX_BTF_SIZE: u64 = 16 << 20;
     /// Longest identifier, exclusive (`KSYM_NAME_LEN`).
     pub const KSYM_NAME_LEN: usize = 512;
 }

@@ -27,7 +27,8 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             kwargs.set_item("offset", offset)?;
             ("BtfFormatError", message.clone())
         }
-        Error::Validation { message, type_id, kind, offset } => {
+        Error::Validation { message, section, type_id, kind, offset } => {
+            kwargs.set_item("section", section.as_str())?;
             kwargs.set_item("type_id", type_id)?;
             kwargs.set_item("kind", kind)?;
             kwargs.set_item("offset", offset)?;

@@ -47,9 +47,9 @@ mod threads;
 
 use crate::btf::Btf;
 use crate::endian::ByteOrder;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Section};
 use crate::kind::info;
-use crate::kind::limits::{MAX_NAME_OFFSET, MAX_TYPE_ID};
+use crate::kind::limits::{MAX_BTF_SIZE, MAX_NAME_OFFSET, MAX_TYPE_ID};
 use std::sync::OnceLock;
 
 pub use threads::{max_threads, set_max_threads, PARALLEL_MIN_TYPES};
@@ -213,6 +213,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         let t = self.btf.type_by_id(id);
         Error::Validation {
             message: msg.into(),
+            section: Section::Types,
             type_id: Some(id),
             kind: t.map(|t| t.kind_name()),
             offset: t.map(|t| t.blob_offset()),
@@ -369,13 +370,30 @@ impl<'a, E: Rd> Validator<'a, E> {
     // ---------------------------------------------------------------- phase 0
 
     fn phase0(&self) -> Result<()> {
-        let str_len = self.btf.header().str_len;
+        let h = self.btf.header();
+        // G0 (`btf_parse`, user BTF only: E2BIG, logged as nothing). The sections tile
+        // the blob after its header.
+        let size = [h.hdr_len, h.type_len, h.str_len, h.layout().map_or(0, |l| l.1)]
+            .map(u64::from)
+            .iter()
+            .sum::<u64>();
+        if self.opts.level == Level::Strict && size > MAX_BTF_SIZE {
+            return Err(Error::Validation {
+                message: format!("BTF too large ({size} bytes; BPF_BTF_LOAD takes {MAX_BTF_SIZE})"),
+                section: Section::Header,
+                type_id: None,
+                kind: None,
+                offset: None,
+            });
+        }
+        let str_len = h.str_len;
         // G1 (`btf_parse_str_sec`: "String section too large" / BTF_MAX_NAME_OFFSET).
         if str_len > 0
             && u64::from(self.start_str_off) + u64::from(str_len) - 1 > u64::from(MAX_NAME_OFFSET)
         {
             return Err(Error::Validation {
                 message: "String section too large".into(),
+                section: Section::Strings,
                 type_id: None,
                 kind: None,
                 offset: None,
@@ -385,6 +403,7 @@ impl<'a, E: Rd> Validator<'a, E> {
         if self.opts.level == Level::Strict && !self.btf.is_split() && self.btf.nr_types() == 0 {
             return Err(Error::Validation {
                 message: "No type found".into(),
+                section: Section::Types,
                 type_id: None,
                 kind: None,
                 offset: None,

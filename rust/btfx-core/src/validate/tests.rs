@@ -194,7 +194,8 @@ fn error_carries_kind_and_offset() {
     let e = run(&btf, Level::Module, false).unwrap_err();
     let t = btf.type_by_id(N).unwrap();
     match e {
-        Error::Validation { type_id, kind, offset, ref message } => {
+        Error::Validation { type_id, kind, offset, ref message, section } => {
+            assert_eq!(section, crate::error::Section::Types);
             assert_eq!(type_id, Some(N));
             assert_eq!(kind, Some("PTR"));
             assert_eq!(offset, Some(t.blob_offset()));
@@ -1280,7 +1281,19 @@ fn global_limits() {
     let mut b = B::new();
     b.strs = vec![0; MAX_NAME_OFFSET as usize - 1];
     b.int("i", 4, 32); // MAX + 1 bytes: last offset is MAX
-    assert_eq!(fails(&b.btf()), None);
+    let btf = b.btf();
+    assert_eq!(fails_module(&btf), None);
+    // G0: but with its header and type, the blob is past what BPF_BTF_LOAD takes.
+    let e = run(&btf, Level::Strict, false).unwrap_err();
+    let size = btf.raw().len();
+    let want = format!("BTF too large ({size} bytes; BPF_BTF_LOAD takes {})", 16 << 20);
+    assert_eq!((e.type_id(), e.to_string()), (None, want));
+    let mut b = B::new();
+    b.strs = vec![0; (16 << 20) - 24 - 16 - 2];
+    b.int("i", 4, 32); // exactly 16 MiB
+    let btf = b.btf();
+    assert_eq!(btf.raw().len(), 16 << 20);
+    assert_eq!(fails(&btf), None);
     // G2: more than 0xfffff types.
     let mut b = B::new();
     for _ in 0..MAX_TYPE_ID {

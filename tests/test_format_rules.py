@@ -205,7 +205,7 @@ def test_empty_sections_tie_as_the_kernel_sorts_them(backend):
     with pytest.raises(BtfFormatError, match="^String section is not at the end"):
         mod.Btf.from_bytes(data, split_base)  # tiles, but the strings must come last
     # and empty types at the strings' offset, as libbpf writes BTF without types
-    mod.Btf.from_bytes(blob(fields=(0, 0, 0, 3)))
+    assert len(mod.Btf.from_bytes(blob(fields=(0, 0, 0, 3)))) == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -22,6 +22,8 @@ KIND_MASK = 0x7F  # bits 24-30
 KFLAG_SHIFT = 31
 
 CLASSIC_MAX_VLEN = 0xFFFF  # pre-2026 limit, checked by validate(wide=False)
+# the info bits of the classic encoding (BTF_INFO_MASK): vlen 0-15, kind 24-28, kind_flag 31
+CLASSIC_INFO_MASK = 0x9F00FFFF
 MAX_ID = 0xFFFFF  # BTF_MAX_TYPE
 MAX_STR = 0xFFFFFF  # BTF_MAX_NAME_OFFSET
 MAX_BTF_SIZE = 16 << 20  # BTF_MAX_SIZE: the largest blob BPF_BTF_LOAD takes

@@ -14,6 +14,7 @@ from typing import List, NamedTuple, Optional, Tuple, TypedDict
 
 from ..errors import BtfError, BtfFormatError
 from ._layout import (
+    CLASSIC_INFO_MASK,
     COMMON_WORDS,
     HEADER_LAYOUT,
     HEADER_MIN,
@@ -25,8 +26,6 @@ from ._layout import (
 )
 
 BTF_MAGIC = 0xEB9F
-#: The info bits of the classic encoding: vlen 0-15, kind 24-28, kind_flag 31.
-CLASSIC_INFO_MASK = 0x9F00FFFF
 
 
 class Header(TypedDict):

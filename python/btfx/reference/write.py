@@ -69,5 +69,5 @@ def to_bytes(btf: Btf, byteorder: str | None = None) -> bytes:
         assert old_layout_off is not None  # set whenever hdr_len >= HEADER_LAYOUT
         layout_off = len(types) if layout else old_layout_off
         head += u32(layout_off) + u32(len(layout))
-    head += bytes(hdr_len - len(head))  # header tail (all zero, rule H5)
+    head += bytes(hdr_len - len(head))  # header tail (all zero, rule H4)
     return bytes(head) + types + layout + strings

@@ -39,7 +39,8 @@ pub enum Error {
     #[error("{message}")]
     Validation {
         message: String,
-        /// Where the rule looks: the type section, or the string section (G1).
+        /// Where the rule looks: the type section; the string section (G1); the blob's
+        /// size (G0), reported as the header.
         section: Section,
         type_id: Option<u32>,
         kind: Option<&'static str>,
@@ -62,6 +63,17 @@ pub enum Error {
 impl Error {
     pub(crate) fn format(section: Section, message: impl Into<String>) -> Self {
         Error::Format { message: message.into(), section, type_id: None, offset: None }
+    }
+
+    /// A validation error about the whole blob or section, not one type.
+    pub(crate) fn validation(section: Section, message: impl Into<String>) -> Self {
+        Error::Validation {
+            message: message.into(),
+            section,
+            type_id: None,
+            kind: None,
+            offset: None,
+        }
     }
 
     pub(crate) fn format_at(

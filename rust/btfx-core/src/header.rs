@@ -98,8 +98,9 @@ impl Header {
         if !h.type_off.is_multiple_of(4) {
             return Err(Error::format_at(Section::Types, None, 8, "Unaligned type_off"));
         }
-        // A header without all the classic fields that gets this far (split BTF without
-        // strings) would pass the kernel's module load; btfx refuses it.
+        // A header without all the classic fields gets this far when its zero-read fields
+        // still tile (split BTF without strings; hdr_len 21-23 with the low bytes of a
+        // short str_len): the kernel takes it, btfx refuses it (H10).
         if hdr_len < HDR_LEN_V1 {
             let msg = format!("Invalid hdr_len ({hdr_len}, below {HDR_LEN_V1})");
             return Err(Error::format_at(hdr, None, 4, msg));
@@ -118,16 +119,17 @@ impl Header {
     /// `btf_check_sec_info`: the sections, empty ones included, sorted by offset, must
     /// tile the `avail` bytes after the header exactly.
     fn check_sections(&self, avail: u64) -> Result<()> {
-        let mut secs: Vec<(u32, u32, Section)> = vec![
+        let layout = self.layout();
+        let (layout_off, layout_len) = layout.unwrap_or_default();
+        let mut secs = [
             (self.type_off, self.type_len, Section::Types),
             (self.str_off, self.str_len, Section::Strings),
+            (layout_off, layout_len, Section::Layout),
         ];
-        if let Some((off, len)) = self.layout() {
-            secs.push((off, len, Section::Layout));
-        }
-        sort_sections(&mut secs);
+        let secs = &mut secs[..if layout.is_some() { 3 } else { 2 }];
+        sort_sections(secs);
         let mut total = 0u64;
-        for &(off, len, sec) in &secs {
+        for &(off, len, sec) in secs.iter() {
             let (off, len) = (u64::from(off), u64::from(len));
             let fault = if off > avail {
                 format!("Invalid section offset ({sec} at {off}; {avail} bytes follow the header)")
@@ -255,8 +257,15 @@ mod tests {
             assert_eq!((h.hdr_len, h.layout_off.is_some()), (hdr_len, hdr_len >= 32));
             let mut bad = data.clone();
             bad[hdr_len as usize - 1] = 1;
+            let why = message(&bad, false);
             if hdr_len > 24 && hdr_len != 32 {
-                assert!(message(&bad, false).starts_with("Unsupported btf_header"), "{hdr_len}");
+                assert!(why.starts_with("Unsupported btf_header"), "{hdr_len}: {why}");
+            } else if hdr_len == 24 {
+                // the last byte of str_len: the strings run past the data
+                assert!(why.starts_with("Total section length too long"), "{why}");
+            } else {
+                // the last byte of layout_len: a layout section at 0, over the types
+                assert!(why.starts_with("Section overlap found (layout at 0"), "{why}");
             }
         }
         // Shorter than 24 bytes: the kernel's zeros for the missing fields, then refused.

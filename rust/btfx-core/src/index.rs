@@ -201,9 +201,8 @@ pub(crate) fn record_error(info: Option<u32>, left: u64) -> String {
         return format!("Truncated type record: meta_left:{left} meta_needed:{HEAD}");
     };
     // Bits outside the classic encoding (vlen past 16 bits, kind past 5) are "unused"
-    // ones to the kernels of that encoding, which test them first (`btf_check_meta`).
-    const CLASSIC_INFO_MASK: u32 = 0x9f00_ffff;
-    if info & !CLASSIC_INFO_MASK != 0 {
+    // ones to the kernels of that encoding, which test them first.
+    if info & !info::CLASSIC_MASK != 0 {
         return format!("Invalid btf_info:{info:x}");
     }
     let kind = info::kind(info);

@@ -14,6 +14,9 @@ pub mod info {
     pub const KFLAG: u32 = 1 << 31;
     /// Largest vlen the classic (pre-2026) encoding allows.
     pub const CLASSIC_VLEN_MAX: u32 = 0xffff;
+    /// The bits the classic encoding uses (`BTF_INFO_MASK`): vlen 0-15, kind 24-28,
+    /// kind_flag 31; its kernels reject the others first (`btf_check_meta`).
+    pub const CLASSIC_MASK: u32 = 0x9f00_ffff;
 
     #[inline]
     pub fn vlen(info: u32) -> u32 {

@@ -46,7 +46,7 @@ pub fn write_header_keep(
         order.put_u32(out, if layout == 0 { empty_layout_off.unwrap_or(0) } else { type_len });
         order.put_u32(out, layout);
     }
-    // The header's tail past its fields is zero (docs/rules.md H5).
+    // The header's tail past its fields is zero (docs/rules.md H4).
     out.resize(start + hdr_len as usize, 0);
 }
 

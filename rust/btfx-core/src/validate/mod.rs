@@ -370,44 +370,21 @@ impl<'a, E: Rd> Validator<'a, E> {
     // ---------------------------------------------------------------- phase 0
 
     fn phase0(&self) -> Result<()> {
-        let h = self.btf.header();
-        // G0 (`btf_parse`, user BTF only: E2BIG, logged as nothing). The sections tile
-        // the blob after its header.
-        let size = [h.hdr_len, h.type_len, h.str_len, h.layout().map_or(0, |l| l.1)]
-            .map(u64::from)
-            .iter()
-            .sum::<u64>();
-        if self.opts.level == Level::Strict && size > MAX_BTF_SIZE {
-            return Err(Error::Validation {
-                message: format!("BTF too large ({size} bytes; BPF_BTF_LOAD takes {MAX_BTF_SIZE})"),
-                section: Section::Header,
-                type_id: None,
-                kind: None,
-                offset: None,
-            });
+        let strict = self.opts.level == Level::Strict;
+        // G0 (`btf_parse`, user BTF only: E2BIG, logged as nothing).
+        let size = self.btf.raw().len() as u64;
+        if strict && size > MAX_BTF_SIZE {
+            let msg = format!("BTF too large ({size} bytes; BPF_BTF_LOAD takes {MAX_BTF_SIZE})");
+            return Err(Error::validation(Section::Header, msg));
         }
-        let str_len = h.str_len;
         // G1 (`btf_parse_str_sec`: "String section too large" / BTF_MAX_NAME_OFFSET).
-        if str_len > 0
-            && u64::from(self.start_str_off) + u64::from(str_len) - 1 > u64::from(MAX_NAME_OFFSET)
-        {
-            return Err(Error::Validation {
-                message: "String section too large".into(),
-                section: Section::Strings,
-                type_id: None,
-                kind: None,
-                offset: None,
-            });
+        let str_len = u64::from(self.btf.header().str_len);
+        if str_len > 0 && u64::from(self.start_str_off) + str_len - 1 > u64::from(MAX_NAME_OFFSET) {
+            return Err(Error::validation(Section::Strings, "String section too large"));
         }
         // G3 (`btf_parse_type_sec`, user BTF only): standalone BTF has a type.
-        if self.opts.level == Level::Strict && !self.btf.is_split() && self.btf.nr_types() == 0 {
-            return Err(Error::Validation {
-                message: "No type found".into(),
-                section: Section::Types,
-                type_id: None,
-                kind: None,
-                offset: None,
-            });
+        if strict && !self.btf.is_split() && self.btf.nr_types() == 0 {
+            return Err(Error::validation(Section::Types, "No type found"));
         }
         // G2 (`btf_check_all_metas` / `btf_add_type`: BTF_MAX_TYPE).
         if self.last_id > MAX_TYPE_ID {

@@ -43,6 +43,18 @@ def best_of(fn: Callable[[], object], repeat: int = 20, number: int = 1) -> floa
     return min(times)
 
 
+def median_after_idle(fn: Callable[[], object], idle: float, repeat: int = 20) -> float:
+    """Median wall time of `repeat` calls, each after sleeping `idle` seconds: the CPUs
+    go idle, as between a caller's other work (see rust/btfx-core/src/placement.rs)."""
+    times = []
+    for _ in range(repeat):
+        time.sleep(idle)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
 def fmt(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:8.1f} us"
@@ -317,6 +329,8 @@ def main() -> int:
     print(f"btfx validate module level        {fmt(t_module_level)}")
     print(f"btfx validate strict              {fmt(t_strict)}")
     print(f"btfx parse + strict validation    {fmt(t_native)}")
+    t_idle = median_after_idle(native_parse_validate, 0.005, args.repeat)
+    print(f"  the same, 5 ms idle before each   {fmt(t_idle)}   (median, not best)")
     if libbpf is not None:
         buf = ctypes.create_string_buffer(data, len(data))
 

@@ -1,6 +1,9 @@
 //! Times parse + validation of a BTF file (default /sys/kernel/btf/vmlinux).
 //!
-//! `cargo run --release -p btfx-core --example validate_bench -- [strict|module|parse] [runs] [file]`
+//! `cargo run --release -p btfx-core --example validate_bench -- [strict|module|parse] [runs] [file] [idle_us]`
+//!
+//! With `idle_us`, the process sleeps that long before each run, as a caller doing other
+//! work between calls would leave the CPUs idle (see `placement.rs` for why that matters).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +16,7 @@ fn main() {
     let mode = args.get(1).map_or("strict", String::as_str);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let path = args.get(3).map_or("/sys/kernel/btf/vmlinux", String::as_str);
+    let idle = Duration::from_micros(args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0));
     let blob: Blob = Arc::new(std::fs::read(path).expect("read BTF"));
     let level = match mode {
         "module" => Some(Level::Module),
@@ -22,6 +26,9 @@ fn main() {
     let mut times: Vec<Duration> = Vec::with_capacity(runs);
     let mut vtimes: Vec<Duration> = Vec::with_capacity(runs);
     for _ in 0..runs {
+        if !idle.is_zero() {
+            std::thread::sleep(idle);
+        }
         let t0 = Instant::now();
         let btf = Btf::parse(blob.clone(), None).expect("parse");
         let t1 = Instant::now();
@@ -34,11 +41,14 @@ fn main() {
     }
     times.sort();
     vtimes.sort();
+    let p90 = |t: &[Duration]| t[(runs - 1) * 9 / 10];
     println!(
-        "{mode}: parse+validate best {:?} median {:?}; validate alone best {:?} median {:?} ({runs} runs)",
+        "{mode}: parse+validate best {:?} median {:?} p90 {:?}; validate alone best {:?} median {:?} p90 {:?} ({runs} runs, {idle:?} idle before each)",
         times[0],
         times[runs / 2],
+        p90(&times),
         vtimes[0],
-        vtimes[runs / 2]
+        vtimes[runs / 2],
+        p90(&vtimes),
     );
 }

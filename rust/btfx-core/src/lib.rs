@@ -20,6 +20,7 @@ pub mod index;
 pub mod kind;
 pub mod load;
 pub mod module;
+mod placement;
 pub mod rebase;
 pub mod retarget_module;
 pub mod threads;

@@ -6,6 +6,7 @@
 //! microseconds) would cost more than it saves. No pool is kept, so nothing survives a
 //! `fork`.
 
+use crate::placement;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -56,8 +57,19 @@ pub(crate) fn join2<A, B: Send>(
             *slot = b;
         }
     };
+    // The worker leaves this CPU if it was queued on it ([`crate::placement`]).
+    let parent_cpu = placement::current_cpu();
+    let start_hi = || {
+        if let Some(cpu) = parent_cpu {
+            placement::leave_cpu(cpu);
+        }
+        run_hi();
+    };
     let a = std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new().spawn_scoped(scope, run_hi);
+        let worker = std::thread::Builder::new().spawn_scoped(scope, start_hi);
+        if worker.is_ok() {
+            placement::let_helper_start();
+        }
         let a = lo();
         run_hi();
         // Not joined once it has ended: the scope then has nothing left to wait for.

@@ -4,8 +4,10 @@
 //! machines btfx is developed on, once the process has been idle for a millisecond or
 //! more, the new thread was usually queued on the parent's CPU, busy with the other
 //! half of the work, while the second CPU stayed idle: it ran only when the parent was
-//! preempted or done, 1.5-3 ms later, so a two-way split took as long as one thread
-//! (strict validation of vmlinux: 4.8 ms median, 2.5 ms best). The remedy here: the
+//! preempted or done, 1.5-3 ms later, so a two-way split took longer than one thread
+//! (strict validation of vmlinux, 5-20 ms idle before each call: median 5.2-7.0 ms,
+//! against 4.7 ms on one thread and 2.5 ms back to back; 3.8-4.1 ms with the remedy,
+//! the second CPU being slower for a while after it wakes). The remedy: the
 //! parent yields its CPU once after the spawn, so a helper queued behind it starts at
 //! once; the helper, finding itself on the parent's CPU, moves to another allowed CPU
 //! (an affinity mask without the parent's CPU, then its own mask back, so the

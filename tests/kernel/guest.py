@@ -1,11 +1,14 @@
 """Build what the guest runs and boot it: BPF objects, a busybox initramfs, qemu.
 
 One boot per kernel runs every case (module file) in order; ``init.sh`` prints one
-``BTFX-CHECK`` line per check, which :func:`parse` turns into :class:`Boot` results.
+``BTFX-CHECK`` line per check, and the kernel's view of each loaded module's BTF, which
+:func:`parse` turns into :class:`Boot` results.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -35,6 +38,9 @@ TOOLS = {
 }
 
 _CHECK_RE = re.compile(r"^BTFX-CHECK case=(\S+) name=(\S+) result=(pass|fail) detail=(.*)$")
+_B64_RE = re.compile(r"^BTFX-B64 case=(\S+) ([A-Za-z0-9+/=]+)$")
+_SYSFS_RE = re.compile(r"^BTFX-SYSFS case=(\S+) bytes=(\d+) sha256=([0-9a-f]{64})$")
+_VMLINUX_RE = re.compile(r"^BTFX-VMLINUX sha256=([0-9a-f]{64})$")
 
 
 def missing_tools() -> List[str]:
@@ -113,6 +119,25 @@ class Boot:
     checks: Dict[str, Dict[str, Tuple[str, str]]] = field(default_factory=dict)
     case_logs: Dict[str, str] = field(default_factory=dict)
     done: bool = False
+    #: sha256 of the guest's /sys/kernel/btf/vmlinux
+    vmlinux_sha256: Optional[str] = None
+    #: case -> the module's /sys/kernel/btf/<module>, as base64 text and as
+    #: (size, sha256) that init.sh measured
+    sysfs_b64: Dict[str, List[str]] = field(default_factory=dict)
+    sysfs_sums: Dict[str, Tuple[int, str]] = field(default_factory=dict)
+
+    def sysfs_btf(self, case: str) -> Optional[bytes]:
+        """The case's module BTF as the guest kernel showed it; None if it was not shown.
+        Raises ValueError if what arrived is not what init.sh measured (a console line
+        broken by a kernel message)."""
+        if case not in self.sysfs_sums:
+            return None
+        data = base64.b64decode("".join(self.sysfs_b64.get(case, [])), validate=True)
+        size, sha = self.sysfs_sums[case]
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+            got = f"{len(data)} bytes for {size}"
+            raise ValueError(f"{case}: the /sys/kernel/btf copy arrived damaged ({got})")
+        return data
 
     def describe(self, case: str) -> str:
         """The case's part of the boot log (checks, bpftool/verifier output, dmesg)."""
@@ -176,6 +201,16 @@ def parse(text: str, seconds: float = 0.0, returncode: Optional[int] = 0) -> Boo
         m = _CHECK_RE.match(line)
         if m:
             result.checks.setdefault(m.group(1), {})[m.group(2)] = (m.group(3), m.group(4))
+        m = _B64_RE.match(line)
+        if m:
+            result.sysfs_b64.setdefault(m.group(1), []).append(m.group(2))
+            continue  # not part of the case's log
+        m = _SYSFS_RE.match(line)
+        if m:
+            result.sysfs_sums[m.group(1)] = (int(m.group(2)), m.group(3))
+        m = _VMLINUX_RE.match(line)
+        if m:
+            result.vmlinux_sha256 = m.group(1)
         if case is not None:
             lines.append(line)
     close()

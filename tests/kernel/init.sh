@@ -5,6 +5,11 @@
 #
 #   BTFX-CHECK case=<case> name=<check> result=pass|fail detail=<rest of the line>
 #
+# and, for the host to compare with what it built, the kernel's own view of the BTF: the
+# sha256 of /sys/kernel/btf/vmlinux (BTFX-VMLINUX), and each loaded module's
+# /sys/kernel/btf/<module> in base64 lines (BTFX-B64) closed by its size and sha256
+# (BTFX-SYSFS).
+#
 # Logs (bpftool/verifier output, dmesg) follow their check as lines starting with "  | ".
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -49,6 +54,16 @@ run_syscall() {  # CASE PROG EXPECTED
     rm -f "/sys/fs/bpf/$2"
 }
 
+# The module's BTF as the kernel shows it, for the host to parse and compare (small files
+# only: the shift control's copy of kernel types is not worth the console time).
+show_sysfs_btf() {  # CASE FILE
+    size=$(wc -c <"$2")
+    if [ "$size" -le 65536 ]; then
+        base64 "$2" | sed "s/^/BTFX-B64 case=$1 /"
+        echo "BTFX-SYSFS case=$1 bytes=$size sha256=$(sha256sum "$2" | cut -d' ' -f1)"
+    fi
+}
+
 # tracing program: must load (the verifier checks the kfunc's argument types).
 load_only() {  # CASE PROG
     if bpftool prog load "/bpf/$2.bpf.o" "/sys/fs/bpf/$2" >/tmp/log 2>&1; then
@@ -61,6 +76,7 @@ load_only() {  # CASE PROG
 }
 
 dmesg -c >/dev/null
+echo "BTFX-VMLINUX sha256=$(sha256sum /sys/kernel/btf/vmlinux | cut -d' ' -f1)"
 while read -r case; do
     [ -n "$case" ] || continue
     echo "BTFX-CASE $case"
@@ -68,6 +84,7 @@ while read -r case; do
         check "$case" insmod pass loaded
         if [ -e "/sys/kernel/btf/$MOD" ]; then
             check "$case" module_btf pass "/sys/kernel/btf/$MOD"
+            show_sysfs_btf "$case" "/sys/kernel/btf/$MOD"
         else
             check "$case" module_btf fail "no /sys/kernel/btf/$MOD"
         fi

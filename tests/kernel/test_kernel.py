@@ -1,19 +1,25 @@
 """btfx-retargeted modules work in real kernels: Debian 6.1 and 6.12 booted under qemu.
 
 For each kernel, one boot runs every case of ``cases.py`` (insmod, /sys/kernel/btf, BPF
-programs calling each kfunc, rmmod). The boot log stays in the test's tmp directory; a
+programs calling each kfunc, rmmod); the module BTF each kernel shows in /sys/kernel/btf
+comes back to the host, which parses and dumps it. The boot log stays in the test's tmp directory; a
 failing case shows its checks, bpftool's verifier output and the kernel's BTF/kfunc lines.
 """
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
+import btfx
 import cases
 import guest
 import pytest
+from btfx import reference
+from elftools.elf.elffile import ELFFile
 from fixture_module import SERIES, FixtureKernel
 
 pytestmark = pytest.mark.kernel
@@ -87,3 +93,63 @@ def test_case(runs, series, case):
     assert problem is None, (
         f"{case.name} ({case.about}): {problem}\n(log: {run.work / 'boot.log'})\n{detail}"
     )
+
+
+def _elf_section(path: Path, name: str) -> Optional[bytes]:
+    with open(path, "rb") as f:
+        sec = ELFFile(f).get_section_by_name(name)
+        return None if sec is None else sec.data()
+
+
+@pytest.fixture(scope="module")
+def bases(runs):
+    """Each booted kernel's vmlinux BTF, parsed once per implementation: series ->
+    (native, reference)."""
+    done: Dict[str, Tuple[btfx.Btf, reference.Btf]] = {}
+
+    def get(series: str) -> Tuple[btfx.Btf, reference.Btf]:
+        if series not in done:
+            path = runs(series).kernel.vmlinux_btf
+            done[series] = (btfx.Btf.from_file(path), reference.Btf.from_file(path))
+        return done[series]
+
+    return get
+
+
+@pytest.mark.parametrize(
+    "series,case",
+    [(s, c) for s in SERIES for c in cases.for_kernel(s) if c in cases.POSITIVE],
+    ids=[f"{s}-{c.name}" for s in SERIES for c in cases.for_kernel(s) if c in cases.POSITIVE],
+)
+def test_sysfs_btf(runs, bases, series, case, tmp_path):
+    """The kernel keeps a loaded module's BTF as btfx (or kbuild) wrote it, and what it
+    shows in /sys/kernel/btf/<module> parses, round-trips and validates in btfx, and
+    dumps alike in btfx, its reference and bpftool (-B the kernel's vmlinux BTF)."""
+    run = runs(series)
+    if case.name in run.prepared.errors:
+        pytest.fail(f"could not make the module: {run.prepared.errors[case.name]}")
+    boot = run.boot
+    vmlinux_btf = run.kernel.vmlinux_btf
+    assert boot.vmlinux_sha256 == hashlib.sha256(vmlinux_btf.read_bytes()).hexdigest(), (
+        f"the guest's /sys/kernel/btf/vmlinux is not {vmlinux_btf}"
+    )
+    blob = boot.sysfs_btf(case.name)
+    assert blob is not None, (
+        f"{case.name}: the guest showed no /sys/kernel/btf copy\n{boot.describe(case.name)}"
+    )
+    module = run.prepared.modules[case.name]
+    # Without a .BTF.base (distilled base) the kernel relocates nothing: its copy is the
+    # section byte for byte (btf_parse_module).
+    assert _elf_section(module, ".BTF.base") is None, f"{module} has a distilled base"
+    assert _elf_section(module, ".BTF") == blob, "the kernel's copy differs from .BTF"
+    native_base, ref_base = bases(series)
+    btf = btfx.Btf.from_bytes(blob, native_base)
+    assert btf.to_bytes() == blob
+    btf.validate("module")
+    dump = btf.dump()
+    assert reference.Btf.from_bytes(blob, ref_base).dump() == dump
+    path = tmp_path / f"{case.name}.btf"
+    path.write_bytes(blob)
+    cmd = [guest.BPFTOOL, "-B", str(vmlinux_btf), "btf", "dump", "file", str(path), "format", "raw"]
+    expected = subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout
+    assert dump.encode("utf-8", "surrogateescape") == expected

@@ -8,6 +8,7 @@ One boot per kernel runs every case (module file) in order; ``init.sh`` prints o
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 import re
@@ -39,7 +40,7 @@ TOOLS = {
 
 _CHECK_RE = re.compile(r"^BTFX-CHECK case=(\S+) name=(\S+) result=(pass|fail) detail=(.*)$")
 _B64_RE = re.compile(r"^BTFX-B64 case=(\S+) ([A-Za-z0-9+/=]+)$")
-_SYSFS_RE = re.compile(r"^BTFX-SYSFS case=(\S+) bytes=(\d+) sha256=([0-9a-f]{64})$")
+_SYSFS_RE = re.compile(r"^BTFX-SYSFS case=(\S+) bytes=(\d+) (?:sha256=([0-9a-f]{64})|not shown)$")
 _VMLINUX_RE = re.compile(r"^BTFX-VMLINUX sha256=([0-9a-f]{64})$")
 
 
@@ -122,21 +123,28 @@ class Boot:
     #: sha256 of the guest's /sys/kernel/btf/vmlinux
     vmlinux_sha256: Optional[str] = None
     #: case -> the module's /sys/kernel/btf/<module>, as base64 text and as
-    #: (size, sha256) that init.sh measured
+    #: (size, sha256) that init.sh measured (sha256 None: too large, not shown)
     sysfs_b64: Dict[str, List[str]] = field(default_factory=dict)
-    sysfs_sums: Dict[str, Tuple[int, str]] = field(default_factory=dict)
+    sysfs_sums: Dict[str, Tuple[int, Optional[str]]] = field(default_factory=dict)
 
-    def sysfs_btf(self, case: str) -> Optional[bytes]:
-        """The case's module BTF as the guest kernel showed it; None if it was not shown.
-        Raises ValueError if what arrived is not what init.sh measured (a console line
+    def sysfs_btf(self, case: str) -> bytes:
+        """The case's module BTF as the guest kernel showed it. Raises ValueError if it
+        was not shown, or if what arrived is not what init.sh measured (a console line
         broken by a kernel message)."""
         if case not in self.sysfs_sums:
-            return None
-        data = base64.b64decode("".join(self.sysfs_b64.get(case, [])), validate=True)
+            raise ValueError(f"{case}: the guest showed no /sys/kernel/btf copy")
         size, sha = self.sysfs_sums[case]
-        if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+        if sha is None:
+            raise ValueError(f"{case}: the /sys/kernel/btf copy ({size} bytes) was too large")
+        try:
+            data = base64.b64decode("".join(self.sysfs_b64.get(case, [])), validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"{case}: the /sys/kernel/btf copy arrived damaged ({e})") from e
+        if len(data) != size:
             got = f"{len(data)} bytes for {size}"
             raise ValueError(f"{case}: the /sys/kernel/btf copy arrived damaged ({got})")
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ValueError(f"{case}: the /sys/kernel/btf copy arrived damaged (sha256 differs)")
         return data
 
     def describe(self, case: str) -> str:

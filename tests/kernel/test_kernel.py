@@ -75,6 +75,11 @@ def test_boot_completes(runs, series):
     assert b.returncode is not None, f"no poweroff within {TIMEOUT:.0f} s:\n{tail}"
     assert f"BTFX-BOOT release={run.kernel.release}" in b.log, tail
     assert b.done, f"/init did not finish (log: {run.work / 'boot.log'}):\n{tail}"
+    # The modules were built and retargeted on this BTF (test_sysfs_btf relies on it).
+    vmlinux_sha256 = hashlib.sha256(run.kernel.vmlinux_btf.read_bytes()).hexdigest()
+    assert b.vmlinux_sha256 == vmlinux_sha256, (
+        f"the guest's /sys/kernel/btf/vmlinux is not {run.kernel.vmlinux_btf}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,17 +135,17 @@ def test_sysfs_btf(runs, bases, series, case, tmp_path):
         pytest.fail(f"could not make the module: {run.prepared.errors[case.name]}")
     boot = run.boot
     vmlinux_btf = run.kernel.vmlinux_btf
-    assert boot.vmlinux_sha256 == hashlib.sha256(vmlinux_btf.read_bytes()).hexdigest(), (
-        f"the guest's /sys/kernel/btf/vmlinux is not {vmlinux_btf}"
-    )
-    blob = boot.sysfs_btf(case.name)
-    assert blob is not None, (
-        f"{case.name}: the guest showed no /sys/kernel/btf copy\n{boot.describe(case.name)}"
-    )
+    try:
+        blob = boot.sysfs_btf(case.name)
+    except ValueError as e:
+        pytest.fail(f"{e}\n{boot.describe(case.name)}")
     module = run.prepared.modules[case.name]
     # Without a .BTF.base (distilled base) the kernel relocates nothing: its copy is the
-    # section byte for byte (btf_parse_module).
-    assert _elf_section(module, ".BTF.base") is None, f"{module} has a distilled base"
+    # section byte for byte (btf_parse_module). Debian's kbuild (pahole 1.24) and btfx
+    # write none; a kbuild with pahole >= 1.26 would, and this comparison must change.
+    assert _elf_section(module, ".BTF.base") is None, (
+        f"{module} has a distilled base: the kernel relocates its BTF (btf_relocate)"
+    )
     assert _elf_section(module, ".BTF") == blob, "the kernel's copy differs from .BTF"
     native_base, ref_base = bases(series)
     btf = btfx.Btf.from_bytes(blob, native_base)

@@ -4,10 +4,10 @@
 //! machines btfx is developed on, once the process has been idle for a millisecond or
 //! more, the new thread was usually queued on the parent's CPU, busy with the other
 //! half of the work, while the second CPU stayed idle: it ran only when the parent was
-//! preempted or done, 1.5-3 ms later, so a two-way split took longer than one thread
-//! (strict validation of vmlinux, 5-20 ms idle before each call: median 5.2-7.0 ms,
-//! against 4.7 ms on one thread and 2.5 ms back to back; 3.8-4.1 ms with the remedy,
-//! the second CPU being slower for a while after it wakes). The remedy: the
+//! preempted or done, 1.5-3 ms later, so a two-way split took as long as one thread
+//! (strict validation of vmlinux, 5-20 ms idle before each call, medians: 5.2-7.7 ms
+//! split, 6.5-7.3 ms on one thread, 3.6-4.1 ms split with the remedy; 2.5-2.7 ms back
+//! to back, the second CPU being slower for a while after it wakes). The remedy: the
 //! parent yields its CPU once after the spawn, so a helper queued behind it starts at
 //! once; the helper, finding itself on the parent's CPU, moves to another allowed CPU
 //! (an affinity mask without the parent's CPU, then its own mask back, so the
@@ -24,7 +24,9 @@ pub(crate) fn let_helper_start() {
 }
 
 /// Moves the calling thread off `cpu` if it runs there and its affinity mask allows
-/// another CPU; whether it did (every failure leaves it where it is).
+/// another CPU; whether it did. A failure to move leaves it where it is; a failure to
+/// restore its mask afterwards leaves it the narrower one (the caller is a helper that
+/// ends with its call).
 pub(crate) fn leave_cpu(cpu: usize) -> bool {
     imp::leave_cpu(cpu)
 }

@@ -57,10 +57,12 @@ pub(crate) fn join2<A, B: Send>(
             *slot = b;
         }
     };
-    // The worker leaves this CPU if it was queued on it ([`crate::placement`]).
+    // The worker leaves this CPU if it was queued on it ([`crate::placement`]), unless
+    // `hi` has been taken by then (the caller, done with `lo`, waits for it to end).
     let parent_cpu = placement::current_cpu();
     let start_hi = || {
-        if let Some(cpu) = parent_cpu {
+        let pending = hi.lock().is_ok_and(|f| f.is_some());
+        if let (Some(cpu), true) = (parent_cpu, pending) {
             placement::leave_cpu(cpu);
         }
         run_hi();

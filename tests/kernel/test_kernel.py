@@ -2,8 +2,9 @@
 
 For each kernel, one boot runs every case of ``cases.py`` (insmod, /sys/kernel/btf, BPF
 programs calling each kfunc, rmmod); the module BTF each kernel shows in /sys/kernel/btf
-comes back to the host, which parses and dumps it. The boot log stays in the test's tmp directory; a
-failing case shows its checks, bpftool's verifier output and the kernel's BTF/kfunc lines.
+comes back to the host, which parses and dumps it. The boot log stays in the test's tmp
+directory; a failing case shows its checks, bpftool's verifier output and the kernel's
+BTF/kfunc lines.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import hashlib
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import btfx
 import cases
 import guest
 import pytest
 from btfx import reference
-from elftools.elf.elffile import ELFFile
+from btfx.reference.elf import read_elf_btf
 from fixture_module import SERIES, FixtureKernel
 
 pytestmark = pytest.mark.kernel
@@ -100,12 +101,6 @@ def test_case(runs, series, case):
     )
 
 
-def _elf_section(path: Path, name: str) -> Optional[bytes]:
-    with open(path, "rb") as f:
-        sec = ELFFile(f).get_section_by_name(name)
-        return None if sec is None else sec.data()
-
-
 @pytest.fixture(scope="module")
 def bases(runs):
     """Each booted kernel's vmlinux BTF, parsed once per implementation: series ->
@@ -143,10 +138,11 @@ def test_sysfs_btf(runs, bases, series, case, tmp_path):
     # Without a .BTF.base (distilled base) the kernel relocates nothing: its copy is the
     # section byte for byte (btf_parse_module). Debian's kbuild (pahole 1.24) and btfx
     # write none; a kbuild with pahole >= 1.26 would, and this comparison must change.
-    assert _elf_section(module, ".BTF.base") is None, (
+    section, distilled_base = read_elf_btf(module.read_bytes())
+    assert distilled_base is None, (
         f"{module} has a distilled base: the kernel relocates its BTF (btf_relocate)"
     )
-    assert _elf_section(module, ".BTF") == blob, "the kernel's copy differs from .BTF"
+    assert section == blob, "the kernel's copy differs from .BTF"
     native_base, ref_base = bases(series)
     btf = btfx.Btf.from_bytes(blob, native_base)
     assert btf.to_bytes() == blob

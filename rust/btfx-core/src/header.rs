@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(order((16, 3), (0, 16)), Section::Strings);
         assert_eq!(order((0, 0), (0, 3)), Section::Types); // then by length
         assert_eq!(order((0, 5), (0, 5)), Section::Strings); // equal: swapped
-                                                             // 0 - 0x8000_0000 and 0x8000_0000 - 0 are both i32::MIN: the first stays first
+                                                             // 0 - 0x8000_0000 and 0x8000_0000 - 0 are both i32::MIN: the first stays first.
         assert_eq!(order((0x8000_0000, 1), (0, 1)), Section::Types);
         assert_eq!(order((0, 1), (0x8000_0000, 1)), Section::Types);
     }

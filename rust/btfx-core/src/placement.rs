@@ -50,10 +50,9 @@ mod imp {
         if others.unset(cpu).is_err() {
             return false;
         }
-        let any_other = (0..CpuSet::count()).any(|c| others.is_set(c).unwrap_or(false));
         // The first call moves this thread (the kernel migrates a running task before
         // it returns); the second restores the mask it had.
-        if !any_other || sched_setaffinity(me, &others).is_err() {
+        if others == CpuSet::new() || sched_setaffinity(me, &others).is_err() {
             return false;
         }
         let _ = sched_setaffinity(me, &allowed);
